@@ -1,0 +1,57 @@
+// The binary form of events inside a log record (RecordType::kEventBatch).
+//
+// A batch payload is [u32 count] then `count` events, each [u32 length][fields]; fields
+// are varint-length-prefixed strings (tenant, event_id, type, user_id, anonymous_id,
+// properties, context, source), two fixed little-endian i64 (ts_us, received_at_us) and a
+// flags byte (bit 0: id_assigned). The per-event length lets a reader skip events cheaply.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+#include "ingest/event.h"
+
+namespace sluice {
+
+// Appends one encoded event (with its length prefix) to `out`.
+void EncodeEvent(const Event& e, std::string* out);
+
+// Builds a batch payload from already-encoded events.
+class EventBatchWriter {
+ public:
+  EventBatchWriter() { buf_.assign(4, '\0'); }
+  void Add(const Event& e) {
+    EncodeEvent(e, &buf_);
+    ++count_;
+  }
+  void AddEncoded(std::string_view encoded_with_length) {
+    buf_.append(encoded_with_length);
+    ++count_;
+  }
+  uint32_t count() const { return count_; }
+  // Finishes and returns the payload; the writer is empty afterwards.
+  std::string Finish();
+
+ private:
+  std::string buf_;
+  uint32_t count_ = 0;
+};
+
+// Iterates the events of a batch payload. Corruption if the bytes are malformed
+// (which the log's CRC makes a bug, not a disk error).
+class EventBatchReader {
+ public:
+  explicit EventBatchReader(std::string_view payload);
+  uint32_t count() const { return count_; }
+  // Returns false at the end (status ok) or on malformed input (status set).
+  bool Next(Event* e, Status* status);
+
+ private:
+  std::string_view rest_;
+  uint32_t count_ = 0;
+  uint32_t seen_ = 0;
+};
+
+}  // namespace sluice
