@@ -1,11 +1,91 @@
 #include "cli/cli.h"
 
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
 #include <cstdio>
+
+#include "cli/commands.h"
+#include "common/config.h"
 
 namespace sluice {
 
+namespace {
+
+// Applies --config then the flags that override it.
+Result<Config> ResolveConfig(const CommonFlags& f) {
+  auto c = LoadConfig(f.config_path);
+  if (!c.ok()) return c.status();
+  if (!f.data_dir.empty()) c->data_dir = f.data_dir;
+  if (!f.listen.empty()) c->listen = f.listen;
+  return c;
+}
+
+}  // namespace
+
 int RunCli(int argc, char** argv) {
-  std::fprintf(stderr, "sluice: not built yet\n");
+  CLI::App app{"sluice: event ingestion and analytics in one binary"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "sluice 0.1.0");
+  CommonFlags flags;
+  auto add_common = [&](CLI::App* sub) {
+    sub->add_option("--config", flags.config_path, "TOML configuration file");
+    sub->add_option("--data-dir", flags.data_dir, "data directory (default ./data)");
+  };
+
+  auto* serve = app.add_subcommand("serve", "run ingest, storage and queries over HTTP");
+  add_common(serve);
+  serve->add_option("--listen", flags.listen, "HOST:PORT to listen on (default 127.0.0.1:8080)");
+
+  ImportFlags imp;
+  auto* import = app.add_subcommand("import", "import NDJSON or JSON-array files ('-' = stdin)");
+  add_common(import);
+  import->add_option("files", imp.files, "files to import")->required();
+  import->add_option("--url", imp.url, "send to a running server instead of the data dir");
+  import->add_option("--batch", imp.batch_bytes, "bytes per batch (default 4 MiB)");
+  import->add_flag("--no-progress", imp.no_progress, "never draw a progress bar");
+
+  ExportIdsFlags exp;
+  auto* export_ids = app.add_subcommand("export-ids", "print every stored event_id, one per line");
+  add_common(export_ids);
+  export_ids->add_option("--tenant", exp.tenant, "only this tenant");
+
+  BenchFlags bench;
+  auto* bench_cmd = app.add_subcommand("bench", "load generator: POST events to a server");
+  bench_cmd->add_option("--url", bench.url, "server URL (default http://127.0.0.1:8080)");
+  bench_cmd->add_option("--connections,-c", bench.connections, "keep-alive connections (8)");
+  bench_cmd->add_option("--batch,-b", bench.batch, "events per request (500)");
+  bench_cmd->add_option("--event-bytes", bench.event_bytes, "approximate bytes per event (230)");
+  bench_cmd->add_option("--duration,-d", bench.duration_s, "seconds to run (10)");
+  bench_cmd->add_option("--events", bench.max_events, "stop after this many events (0 = no cap)");
+  bench_cmd->add_option("--rate", bench.rate, "requests/s across all connections (0 = max)");
+  bench_cmd->add_option("--duplicates", bench.duplicate_ratio,
+                        "fraction of events that repeat an earlier id (0..1)");
+  bench_cmd->add_option("--ids-out", bench.ids_out,
+                        "append ids of acknowledged events to this file (crash tests)");
+  bench_cmd->add_option("--format", bench.format, "ndjson|json (ndjson)");
+  bench_cmd->add_option("--run-id", bench.run_id, "prefix of generated ids (random)");
+  bench_cmd->add_option("--write-ndjson", bench.write_ndjson,
+                        "write the events to this NDJSON file instead of sending them");
+  bench_cmd->add_flag("--json", bench.json_output, "print the result as one JSON object");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  if (bench_cmd->parsed()) return RunBench(bench);
+
+  auto config = ResolveConfig(flags);
+  if (!config.ok()) {
+    std::fprintf(stderr, "sluice: %s\n", config.status().message().c_str());
+    return 2;
+  }
+  if (serve->parsed()) return RunServe(*config);
+  if (import->parsed()) return RunImport(*config, imp);
+  if (export_ids->parsed()) return RunExportIds(*config, exp);
   return 1;
 }
 

@@ -4,7 +4,18 @@
 // blank lines ignored). Each element is validated on its own: an invalid one gets an error
 // with its index and the valid ones go on (SPEC §1.3). Aliases: event_id|id|messageId|uuid,
 // type|event|name, user_id|userId|distinct_id, anonymous_id|anonymousId. The first alias
-// present wins. Unknown top-level fields are ignored.
+// present in that order wins, whatever the order in the object; a null field counts as
+// absent. Unknown top-level fields are ignored.
+//
+// Leniencies (some APIs send these; Segment never does): an integer event_id becomes its
+// decimal text (other non-strings are errors); a numeric user_id/anonymous_id becomes its
+// decimal text. properties and context are stored minified; numbers in them are
+// re-serialized (1.50 -> 1.5, integers beyond 64 bits lose precision).
+//
+// Error messages are short and name the field as the client sent it, e.g. `"type" is
+// required`, `"timestamp": month 13 out of range in "..."`, `"properties" must be an
+// object`, `event is 40000 bytes, limit is 32768` (an event's size is its JSON text,
+// surrounding whitespace excluded).
 #pragma once
 
 #include <cstdint>
@@ -27,7 +38,7 @@ struct EnvelopeLimits {
 enum class BodyFormat { kAuto, kJson, kNdjson };
 
 struct EventError {
-  size_t index;
+  size_t index;  // element index; in NDJSON blank lines are not elements
   std::string error;
 };
 
@@ -45,9 +56,17 @@ struct ParseContext {
   EnvelopeLimits limits;
 };
 
-// Parses `body`. A non-OK status means the body as a whole is unusable (not JSON at all,
-// a top-level scalar, too many events); per-element problems land in out->errors.
-// kAuto: '[' or '{' starting a single document → JSON, otherwise NDJSON.
+// Parses `body` into `out` (cleared first). A non-OK status means the body as a whole is
+// unusable: InvalidArgument for an empty body, invalid JSON in a JSON body or a top-level
+// scalar; ResourceExhausted for more than max_events_per_request elements. Per-element
+// problems (including an NDJSON line that is not JSON) land in out->errors.
+// kAuto: a body that starts with '[', is a single line, or starts with '{' and whose first
+// line is not a complete JSON value on its own is one JSON document; otherwise NDJSON.
+// A leading UTF-8 byte order mark is skipped.
+//
+// `body` needs no simdjson padding: it is copied once into a thread-local padded buffer
+// (cheaper than a parse, and callers cannot get it wrong). The thread-local simdjson parsers
+// keep the capacity of the largest body the thread has parsed.
 Status ParseBody(std::string_view body, BodyFormat format, const ParseContext& ctx,
                  ParsedBody* out);
 

@@ -1,7 +1,7 @@
 // The binary form of events inside a log record (RecordType::kEventBatch).
 //
-// A batch payload is [u32 count] then `count` events, each [u32 length][fields]; fields
-// are varint-length-prefixed strings (tenant, event_id, type, user_id, anonymous_id,
+// A batch payload is [u32 count] then `count` events, each [u32 length][fields] (u32 are
+// little-endian); fields are varint-length-prefixed (LEB128) strings (tenant, event_id, type, user_id, anonymous_id,
 // properties, context, source), two fixed little-endian i64 (ts_us, received_at_us) and a
 // flags byte (bit 0: id_assigned). The per-event length lets a reader skip events cheaply.
 #pragma once
@@ -40,7 +40,8 @@ class EventBatchWriter {
 };
 
 // Iterates the events of a batch payload. Corruption if the bytes are malformed
-// (which the log's CRC makes a bug, not a disk error).
+// (which the log's CRC makes a bug, not a disk error). Strict: an event's fields must fill
+// its length exactly, unknown flag bits and bytes after the last event are Corruption.
 class EventBatchReader {
  public:
   explicit EventBatchReader(std::string_view payload);
@@ -52,6 +53,7 @@ class EventBatchReader {
   std::string_view rest_;
   uint32_t count_ = 0;
   uint32_t seen_ = 0;
+  bool bad_header_ = false;  // payload shorter than the count; Next reports it
 };
 
 }  // namespace sluice

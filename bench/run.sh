@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# `make bench`: ingest throughput and latency, side by side with DuckDB loading the same
+# events, on this machine, in one run. Prints a table and writes bench/last-run.json.
+#   EVENTS (default 2000000) for the anchor file; DURATION seconds of load (default 20).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${1:-build}
+BIN="$BUILD/sluice"
+EVENTS=${EVENTS:-2000000}
+DURATION=${DURATION:-20}
+WORK=$(mktemp -d /tmp/sluice-bench-XXXXXX)
+trap 'kill $SERVER_PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+start_server() {  # $1 = config text
+  printf '%s\n' "$1" > "$WORK/config.toml"
+  rm -rf "$WORK/data"
+  "$BIN" serve --data-dir "$WORK/data" --config "$WORK/config.toml" --listen 127.0.0.1:0 \
+    > "$WORK/server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 600); do [ -s "$WORK/data/sluice.addr" ] && break; sleep 0.05; done
+  URL="http://$(cat "$WORK/data/sluice.addr")"
+}
+stop_server() {
+  kill -TERM $SERVER_PID; wait $SERVER_PID || true
+}
+rss_mb() { awk '/VmHWM/ {printf "%.0f", $2/1024}' /proc/$SERVER_PID/status; }
+field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
+
+echo "== anchor: DuckDB read_ndjson of $EVENTS events (~230 B each)"
+"$BIN" bench --write-ndjson "$WORK/events.ndjson" --events "$EVENTS" --batch 500 --run-id anchor
+DUCK=$("$BUILD/duckdb_anchor" "$WORK/events.ndjson" 2)
+echo "$DUCK"
+
+echo "== sluice: 8 connections x 500-event NDJSON batches, durable acks, ${DURATION}s"
+start_server $'[dedupe]\ncapacity_slots = 67108864\n'
+PUSH=$("$BIN" bench --url "$URL" -c 8 -b 500 --event-bytes 230 -d "$DURATION" --json)
+echo "$PUSH"
+PUSH_RSS=$(rss_mb)
+echo "== sluice: single-event POSTs at 1000 req/s, 10s"
+SINGLE=$("$BIN" bench --url "$URL" -c 4 -b 1 --rate 1000 -d 10 --json)
+echo "$SINGLE"
+curl -s "$URL/metrics" | grep -E '^sluice_(dedupe_ids|dedupe_memory_bytes|store_rows_total|store_lag_bytes|log_fsyncs_total) ' || true
+stop_server
+
+echo "== sluice with the store disabled (ingest path alone)"
+start_server $'[dedupe]\ncapacity_slots = 67108864\n[store]\nenabled = false\n'
+PUSH_NOSTORE=$("$BIN" bench --url "$URL" -c 8 -b 500 --event-bytes 230 -d "$DURATION" --json)
+echo "$PUSH_NOSTORE"
+stop_server
+
+echo "== sluice import of the anchor file (offline, durable, deduped, stored)"
+rm -rf "$WORK/data"
+IMPORT_T0=$(date +%s.%N)
+"$BIN" import --no-progress --data-dir "$WORK/data" --config "$WORK/config.toml" "$WORK/events.ndjson"
+IMPORT_SECS=$(python3 -c "import time,sys; print(time.time()-float(sys.argv[1]))" "$IMPORT_T0")
+
+python3 - "$DUCK" "$PUSH" "$SINGLE" "$PUSH_NOSTORE" "$PUSH_RSS" "$IMPORT_SECS" "$EVENTS" <<'PY'
+import json, sys
+duck, push, single, nostore = (json.loads(a) for a in sys.argv[1:5])
+rss, import_secs, events = float(sys.argv[5]), float(sys.argv[6]), int(sys.argv[7])
+rows = [
+  ("DuckDB read_ndjson -> table (anchor)", f"{duck['rows_per_s']:,.0f} ev/s", ""),
+  ("sluice HTTP push, durable acks, store on", f"{push['events_per_s']:,.0f} ev/s",
+   f"{push['events_per_s']/duck['rows_per_s']:.2f}x DuckDB; p99 ack {push['p99_ms']:.1f} ms; max RSS {rss:.0f} MB"),
+  ("sluice HTTP push, durable acks, store off", f"{nostore['events_per_s']:,.0f} ev/s",
+   f"{nostore['events_per_s']/duck['rows_per_s']:.2f}x DuckDB; p99 ack {nostore['p99_ms']:.1f} ms"),
+  ("sluice single-event POST @1000 req/s", f"p50 {single['p50_ms']:.2f} ms", f"p99 {single['p99_ms']:.2f} ms, max {single['max_ms']:.1f} ms"),
+  ("sluice import (offline, incl. store)", f"{events/import_secs:,.0f} ev/s", f"{(events/import_secs)/duck['rows_per_s']:.2f}x DuckDB"),
+]
+print("\n| what | rate | notes |\n|---|---|---|")
+for r in rows: print(f"| {r[0]} | {r[1]} | {r[2]} |")
+json.dump({"duckdb": duck, "push": push, "single": single, "push_store_off": nostore,
+           "push_rss_mb": rss, "import_seconds": import_secs, "events": events},
+          open("bench/last-run.json", "w"), indent=1)
+PY
+if [ -x "$BUILD/micro_bench" ]; then
+  echo "== micro benchmarks (parser, dedupe index)"
+  "$BUILD/micro_bench" --benchmark_min_time=0.5 2>/dev/null | grep -v '^\*\*\*' || true
+fi

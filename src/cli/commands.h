@@ -1,0 +1,49 @@
+// The subcommands of SPEC §3.1, one function each (one file each under cli/).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+
+namespace sluice {
+
+struct CommonFlags {
+  std::string config_path;
+  std::string data_dir;
+  std::string listen;
+};
+
+struct ImportFlags {
+  std::vector<std::string> files;
+  std::string url;
+  size_t batch_bytes = 4u << 20;
+  bool no_progress = false;
+};
+
+struct ExportIdsFlags {
+  std::string tenant;
+};
+
+struct BenchFlags {
+  std::string url = "http://127.0.0.1:8080";
+  int connections = 8;
+  int batch = 500;
+  int event_bytes = 230;
+  double duration_s = 10;
+  uint64_t max_events = 0;
+  double rate = 0;
+  double duplicate_ratio = 0;
+  std::string ids_out;
+  std::string format = "ndjson";
+  std::string run_id;
+  std::string write_ndjson;
+  bool json_output = false;
+};
+
+int RunServe(const Config& config);
+int RunImport(const Config& config, const ImportFlags& flags);
+int RunExportIds(const Config& config, const ExportIdsFlags& flags);
+int RunBench(const BenchFlags& flags);
+
+}  // namespace sluice

@@ -1,0 +1,138 @@
+#include "common/config.h"
+
+#include <fmt/format.h>
+
+#include <toml++/toml.h>
+
+namespace sluice {
+namespace {
+
+// Reads an integer key if present; the error names the file and the key.
+template <typename T>
+Status ReadInt(const toml::table& t, const std::string& file, const char* section, const char* key,
+               T* out, int64_t min_value) {
+  const toml::node* n = t.at_path(std::string(section) + "." + key).node();
+  if (n == nullptr) return Status::OK();
+  auto v = n->value<int64_t>();
+  if (!v) {
+    return Status::InvalidArgument(
+        fmt::format("{}: [{}] {} must be an integer", file, section, key));
+  }
+  if (*v < min_value) {
+    return Status::InvalidArgument(
+        fmt::format("{}: [{}] {} must be >= {}, got {}", file, section, key, min_value, *v));
+  }
+  *out = static_cast<T>(*v);
+  return Status::OK();
+}
+
+Status ReadString(const toml::table& t, const std::string& file, const char* section,
+                  const char* key, std::string* out) {
+  const toml::node* n = t.at_path(std::string(section) + "." + key).node();
+  if (n == nullptr) return Status::OK();
+  auto v = n->value<std::string>();
+  if (!v) {
+    return Status::InvalidArgument(fmt::format("{}: [{}] {} must be a string", file, section, key));
+  }
+  *out = *v;
+  return Status::OK();
+}
+
+Status ReadBool(const toml::table& t, const std::string& file, const char* section,
+                const char* key, bool* out) {
+  const toml::node* n = t.at_path(std::string(section) + "." + key).node();
+  if (n == nullptr) return Status::OK();
+  auto v = n->value<bool>();
+  if (!v) {
+    return Status::InvalidArgument(
+        fmt::format("{}: [{}] {} must be true or false", file, section, key));
+  }
+  *out = *v;
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<Config> LoadConfig(const std::string& path) {
+  Config c;
+  if (path.empty()) return c;
+  toml::table t;
+  try {
+    t = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    return Status::InvalidArgument(fmt::format("{}:{}:{}: {}", path, e.source().begin.line,
+                                               e.source().begin.column, e.description()));
+  }
+  const std::string& f = path;
+  SLUICE_RETURN_IF_ERROR(ReadString(t, f, "server", "listen", &c.listen));
+  SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "server", "io_threads", &c.io_threads, 1));
+  SLUICE_RETURN_IF_ERROR(ReadString(t, f, "storage", "data_dir", &c.data_dir));
+  SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "ingest", "max_event_bytes", &c.max_event_bytes, 256));
+  SLUICE_RETURN_IF_ERROR(
+      ReadInt(t, f, "ingest", "max_request_bytes", &c.max_request_bytes, 1024));
+  SLUICE_RETURN_IF_ERROR(
+      ReadInt(t, f, "ingest", "max_inflight_bytes", &c.max_inflight_bytes, 1 << 20));
+  SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "log", "segment_bytes", &c.segment_bytes, 1 << 16));
+  SLUICE_RETURN_IF_ERROR(
+      ReadInt(t, f, "log", "max_unconsumed_bytes", &c.max_unconsumed_bytes, 1 << 20));
+  SLUICE_RETURN_IF_ERROR(
+      ReadInt(t, f, "log", "min_free_disk_bytes", &c.min_free_disk_bytes, 0));
+  SLUICE_RETURN_IF_ERROR(
+      ReadInt(t, f, "dedupe", "capacity_slots", &c.dedupe_capacity_slots, 1024));
+  SLUICE_RETURN_IF_ERROR(
+      ReadInt(t, f, "dedupe", "snapshot_seconds", &c.dedupe_snapshot_seconds, 1));
+  SLUICE_RETURN_IF_ERROR(ReadBool(t, f, "store", "enabled", &c.store_enabled));
+  SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "store", "batch_ms", &c.store_batch_ms, 1));
+  SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "store", "batch_events", &c.store_batch_events, 1));
+  // Unknown keys are mistakes worth naming (a typo silently ignored is a config bug).
+  static const char* known[][2] = {
+      {"server", "listen"},           {"server", "io_threads"},
+      {"storage", "data_dir"},        {"ingest", "max_event_bytes"},
+      {"ingest", "max_request_bytes"}, {"ingest", "max_inflight_bytes"},
+      {"log", "segment_bytes"},       {"log", "max_unconsumed_bytes"},
+      {"log", "min_free_disk_bytes"}, {"dedupe", "capacity_slots"},
+      {"dedupe", "snapshot_seconds"}, {"store", "enabled"},
+      {"store", "batch_ms"},          {"store", "batch_events"}};
+  for (auto& [section, node] : t) {
+    const toml::table* st = node.as_table();
+    if (st == nullptr) {
+      return Status::InvalidArgument(
+          fmt::format("{}: unknown top-level key '{}'", f, std::string(section.str())));
+    }
+    for (auto& [key, v] : *st) {
+      bool ok = false;
+      for (auto& k : known) ok |= (section.str() == k[0] && key.str() == k[1]);
+      if (!ok) {
+        return Status::InvalidArgument(fmt::format("{}: unknown key [{}] {}", f,
+                                                   std::string(section.str()),
+                                                   std::string(key.str())));
+      }
+    }
+  }
+  SLUICE_RETURN_IF_ERROR([&] {
+    std::string h;
+    uint16_t p;
+    return ParseListen(c.listen, &h, &p);
+  }());
+  return c;
+}
+
+Status ParseListen(const std::string& listen, std::string* host, uint16_t* port) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return Status::InvalidArgument("listen address must be HOST:PORT, got '" + listen + "'");
+  }
+  *host = listen.substr(0, colon);
+  if (host->size() > 2 && host->front() == '[' && host->back() == ']') {
+    *host = host->substr(1, host->size() - 2);
+  }
+  const std::string p = listen.substr(colon + 1);
+  if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoi(p) > 65535) {
+    return Status::InvalidArgument("listen port must be 0-65535, got '" + p + "'");
+  }
+  *port = static_cast<uint16_t>(std::stoi(p));
+  return Status::OK();
+}
+
+}  // namespace sluice

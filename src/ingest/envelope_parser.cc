@@ -1,0 +1,527 @@
+#include "ingest/envelope_parser.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <memory>
+#include <utility>
+
+#include "common/uuid.h"
+#include "ingest/timestamp.h"
+
+namespace sluice {
+namespace {
+
+using simdjson::dom::element;
+using simdjson::dom::element_type;
+
+// Per-thread parsing state, reused across requests so that steady-state parsing allocates
+// nothing but the Events' own strings. Capacity stays at the largest body seen by the
+// thread (bounded by the request size limit).
+struct Scratch {
+  std::unique_ptr<char[]> buf;  // the body plus SIMDJSON_PADDING
+  size_t buf_capacity = 0;
+  simdjson::dom::parser dom;
+  simdjson::ondemand::parser ondemand;
+  std::vector<std::string_view> lines;
+  std::vector<size_t> sizes;
+};
+
+Scratch& GetScratch() {
+  thread_local Scratch scratch;
+  return scratch;
+}
+
+// simdjson may read up to SIMDJSON_PADDING bytes past the end of what it parses. One copy
+// per body buys a caller API without that trap; every element is then parsed in place.
+const char* CopyPadded(Scratch& s, std::string_view body) {
+  const size_t need = body.size() + simdjson::SIMDJSON_PADDING;
+  if (s.buf_capacity < need) {
+    s.buf_capacity = std::max(need, s.buf_capacity * 2);
+    s.buf.reset(new char[s.buf_capacity]);
+  }
+  std::memcpy(s.buf.get(), body.data(), body.size());
+  std::memset(s.buf.get() + body.size(), ' ', simdjson::SIMDJSON_PADDING);
+  return s.buf.get();
+}
+
+bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
+  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+std::string Quoted(std::string_view key) { return "\"" + std::string(key) + "\""; }
+
+std::string InvalidJson(simdjson::error_code err) {
+  const char* what;
+  switch (err) {
+    case simdjson::TAPE_ERROR:
+      what = "malformed structure (commas, brackets, colons or trailing content)";
+      break;
+    case simdjson::DEPTH_ERROR: what = "nested too deeply"; break;
+    case simdjson::STRING_ERROR: what = "bad string or escape"; break;
+    case simdjson::T_ATOM_ERROR:
+    case simdjson::F_ATOM_ERROR:
+    case simdjson::N_ATOM_ERROR: what = "bad literal (expected true, false or null)"; break;
+    case simdjson::NUMBER_ERROR: what = "bad number"; break;
+    case simdjson::UTF8_ERROR: what = "invalid UTF-8"; break;
+    case simdjson::UNESCAPED_CHARS: what = "unescaped control character in a string"; break;
+    case simdjson::UNCLOSED_STRING: what = "unclosed string"; break;
+    case simdjson::EMPTY: what = "no JSON value"; break;
+    default: what = simdjson::error_message(err); break;
+  }
+  return std::string("invalid JSON: ") + what;
+}
+
+std::string TooBig(std::string_view what, size_t n, size_t limit) {
+  return std::string(what) + " is " + std::to_string(n) + " bytes, limit is " +
+         std::to_string(limit);
+}
+
+template <typename T>
+void AppendNumber(T v, std::string* out) {
+  char buf[32];
+  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out->append(buf, ec == std::errc() ? p : buf);
+}
+
+void AppendJsonString(std::string_view s, std::string* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  size_t run = 0;  // start of the pending run of bytes that need no escaping
+  for (size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out->append(s.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"': out->append("\\\""); break;
+      case '\\': out->append("\\\\"); break;
+      case '\n': out->append("\\n"); break;
+      case '\r': out->append("\\r"); break;
+      case '\t': out->append("\\t"); break;
+      case '\b': out->append("\\b"); break;
+      case '\f': out->append("\\f"); break;
+      default: {
+        const char u[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+        out->append(u, 6);
+      }
+    }
+  }
+  out->append(s.data() + run, s.size() - run);
+  out->push_back('"');
+}
+
+// Minified JSON straight into the Event's string: simdjson's own serializer is internal API
+// and would cost an extra copy per object.
+void AppendJson(element el, std::string* out) {
+  switch (el.type()) {
+    case element_type::OBJECT: {
+      out->push_back('{');
+      bool first = true;
+      // Copied out: value_unsafe() on a temporary result would dangle in a range-for.
+      const simdjson::dom::object obj = el.get_object().value_unsafe();
+      for (simdjson::dom::key_value_pair kv : obj) {
+        if (!first) out->push_back(',');
+        first = false;
+        AppendJsonString(kv.key, out);
+        out->push_back(':');
+        AppendJson(kv.value, out);
+      }
+      out->push_back('}');
+      break;
+    }
+    case element_type::ARRAY: {
+      out->push_back('[');
+      bool first = true;
+      const simdjson::dom::array arr = el.get_array().value_unsafe();
+      for (element v : arr) {
+        if (!first) out->push_back(',');
+        first = false;
+        AppendJson(v, out);
+      }
+      out->push_back(']');
+      break;
+    }
+    case element_type::STRING: AppendJsonString(el.get_string().value_unsafe(), out); break;
+    case element_type::INT64: AppendNumber(el.get_int64().value_unsafe(), out); break;
+    case element_type::UINT64: AppendNumber(el.get_uint64().value_unsafe(), out); break;
+    case element_type::DOUBLE: AppendNumber(el.get_double().value_unsafe(), out); break;
+    case element_type::BOOL: out->append(el.get_bool().value_unsafe() ? "true" : "false"); break;
+    case element_type::NULL_VALUE: out->append("null"); break;
+  }
+}
+
+// One envelope field as found in the object: the best-ranked alias seen so far.
+struct Field {
+  static constexpr int kAbsent = 1 << 30;
+  int rank = kAbsent;
+  std::string_view key;
+  element value;
+  bool present() const { return rank != kAbsent; }
+  // First alias in the documented order wins; for a repeated key, its first occurrence.
+  void Offer(int r, std::string_view k, element v) {
+    if (r < rank) {
+      rank = r;
+      key = k;
+      value = v;
+    }
+  }
+};
+
+struct Fields {
+  Field id, type, timestamp, user, anon, properties, context;
+};
+
+void CollectFields(simdjson::dom::object obj, Fields* f) {
+  for (simdjson::dom::key_value_pair kv : obj) {
+    // null is "not sent": JS clients serialize unset fields as null, and a null alias must
+    // not hide a later one that has a value.
+    if (kv.value.is_null()) continue;
+    const std::string_view k = kv.key;
+    switch (k.size()) {
+      case 2:
+        if (k == "id") f->id.Offer(1, k, kv.value);
+        break;
+      case 4:
+        if (k == "type") {
+          f->type.Offer(0, k, kv.value);
+        } else if (k == "name") {
+          f->type.Offer(2, k, kv.value);
+        } else if (k == "uuid") {
+          f->id.Offer(3, k, kv.value);
+        }
+        break;
+      case 5:
+        if (k == "event") f->type.Offer(1, k, kv.value);
+        break;
+      case 6:
+        if (k == "userId") f->user.Offer(1, k, kv.value);
+        break;
+      case 7:
+        if (k == "user_id") {
+          f->user.Offer(0, k, kv.value);
+        } else if (k == "context") {
+          f->context.Offer(0, k, kv.value);
+        }
+        break;
+      case 8:
+        if (k == "event_id") f->id.Offer(0, k, kv.value);
+        break;
+      case 9:
+        if (k == "timestamp") {
+          f->timestamp.Offer(0, k, kv.value);
+        } else if (k == "messageId") {
+          f->id.Offer(2, k, kv.value);
+        }
+        break;
+      case 10:
+        if (k == "properties") f->properties.Offer(0, k, kv.value);
+        break;
+      case 11:
+        if (k == "distinct_id") {
+          f->user.Offer(2, k, kv.value);
+        } else if (k == "anonymousId") {
+          f->anon.Offer(1, k, kv.value);
+        }
+        break;
+      case 12:
+        if (k == "anonymous_id") f->anon.Offer(0, k, kv.value);
+        break;
+      default: break;
+    }
+  }
+}
+
+// user_id / anonymous_id: strings, or numbers as their decimal text (PostHog's distinct_id
+// is often a numeric database id).
+bool GetIdLike(const Field& f, std::string* out, std::string* error) {
+  if (!f.present()) return true;
+  switch (f.value.type()) {
+    case element_type::STRING: out->assign(f.value.get_string().value_unsafe()); return true;
+    case element_type::INT64: AppendNumber(f.value.get_int64().value_unsafe(), out); return true;
+    case element_type::UINT64: AppendNumber(f.value.get_uint64().value_unsafe(), out); return true;
+    case element_type::DOUBLE:
+      AppendNumber(f.value.get_double().value_unsafe(), out);
+      return true;
+    default: *error = Quoted(f.key) + " must be a string"; return false;
+  }
+}
+
+bool GetObject(const Field& f, std::string* out, std::string* error) {
+  if (!f.present()) return true;
+  if (f.value.type() != element_type::OBJECT) {
+    *error = Quoted(f.key) + " must be an object";
+    return false;
+  }
+  out->clear();
+  AppendJson(f.value, out);
+  return true;
+}
+
+bool FillEvent(simdjson::dom::object obj, const ParseContext& ctx, Event* e, std::string* error) {
+  Fields f;
+  CollectFields(obj, &f);
+  const EnvelopeLimits& limits = ctx.limits;
+
+  if (!f.id.present()) {
+    e->event_id = NewUuidV7(ctx.received_at_us);
+    e->id_assigned = true;
+  } else {
+    switch (f.id.value.type()) {
+      case element_type::STRING: {
+        const std::string_view id = f.id.value.get_string().value_unsafe();
+        if (id.empty()) {
+          *error = Quoted(f.id.key) + " is empty";
+          return false;
+        }
+        if (id.size() > limits.max_event_id_bytes) {
+          *error = TooBig(Quoted(f.id.key), id.size(), limits.max_event_id_bytes);
+          return false;
+        }
+        e->event_id.assign(id);
+        break;
+      }
+      // Integer ids (some APIs send database keys) become their decimal text; a fraction
+      // or exponent has no canonical text, so doubles are refused.
+      case element_type::INT64: AppendNumber(f.id.value.get_int64().value_unsafe(), &e->event_id); break;
+      case element_type::UINT64: AppendNumber(f.id.value.get_uint64().value_unsafe(), &e->event_id); break;
+      default: *error = Quoted(f.id.key) + " must be a string"; return false;
+    }
+  }
+
+  if (!f.type.present()) {
+    *error = "\"type\" is required";
+    return false;
+  }
+  if (f.type.value.type() != element_type::STRING) {
+    *error = Quoted(f.type.key) + " must be a string";
+    return false;
+  }
+  const std::string_view type = f.type.value.get_string().value_unsafe();
+  if (type.empty()) {
+    *error = Quoted(f.type.key) + " is empty";
+    return false;
+  }
+  if (type.size() > limits.max_type_bytes) {
+    *error = TooBig(Quoted(f.type.key), type.size(), limits.max_type_bytes);
+    return false;
+  }
+  e->type.assign(type);
+
+  if (!f.timestamp.present()) {
+    e->ts_us = ctx.received_at_us;
+  } else {
+    const element v = f.timestamp.value;
+    const element_type t = v.type();
+    if (t != element_type::STRING && t != element_type::INT64 && t != element_type::UINT64 &&
+        t != element_type::DOUBLE) {
+      *error = "\"timestamp\" must be a string or number";
+      return false;
+    }
+    Result<int64_t> ts =
+        t == element_type::STRING  ? ParseTimestampString(v.get_string().value_unsafe())
+        : t == element_type::INT64 ? TimestampFromInteger(v.get_int64().value_unsafe())
+        : t == element_type::DOUBLE
+            ? TimestampFromNumber(v.get_double().value_unsafe())
+            // Above INT64_MAX: nanoseconds past year 2262 at the least; as a double it
+            // gets the same range check and message as any other number.
+            : TimestampFromNumber(static_cast<double>(v.get_uint64().value_unsafe()));
+    if (!ts.ok()) {
+      // Timestamp messages read "timestamp: <why>"; the JSON field name is quoted here.
+      std::string_view why = ts.status().message();
+      if (why.substr(0, 11) == "timestamp: ") why.remove_prefix(11);
+      *error = "\"timestamp\": " + std::string(why);
+      return false;
+    }
+    e->ts_us = *ts;
+  }
+
+  if (!GetIdLike(f.user, &e->user_id, error)) return false;
+  if (!GetIdLike(f.anon, &e->anonymous_id, error)) return false;
+  if (!GetObject(f.properties, &e->properties, error)) return false;
+  if (!GetObject(f.context, &e->context, error)) return false;
+
+  e->tenant = ctx.tenant;
+  e->source = ctx.source;
+  e->received_at_us = ctx.received_at_us;
+  return true;
+}
+
+// Validates one element that is already known to fit the size limit.
+void AddElement(element el, size_t index, const ParseContext& ctx, ParsedBody* out) {
+  std::string error;
+  if (el.type() != element_type::OBJECT) {
+    out->errors.push_back({index, "event must be a JSON object"});
+    return;
+  }
+  Event& e = out->events.emplace_back();
+  if (!FillEvent(el.get_object().value_unsafe(), ctx, &e, &error)) {
+    out->events.pop_back();
+    out->errors.push_back({index, std::move(error)});
+    return;
+  }
+  out->event_index.push_back(index);
+}
+
+void AddTooBig(size_t index, size_t n, const ParseContext& ctx, ParsedBody* out) {
+  out->errors.push_back({index, TooBig("event", n, ctx.limits.max_event_bytes)});
+}
+
+// The text size of each element of a (valid) JSON array, 0 for non-objects. The DOM keeps
+// no source positions, so a second, cheap pass with the on-demand API skips over each
+// element to find where it ends.
+bool ArrayElementSizes(Scratch& s, const char* buf, size_t len) {
+  s.sizes.clear();
+  simdjson::ondemand::document doc;
+  if (s.ondemand.iterate(buf, len, len + simdjson::SIMDJSON_PADDING).get(doc)) return false;
+  simdjson::ondemand::array arr;
+  if (doc.get_array().get(arr)) return false;
+  for (auto item : arr) {
+    simdjson::ondemand::value v;
+    simdjson::ondemand::json_type t;
+    if (item.get(v) || v.type().get(t)) return false;
+    size_t n = 0;
+    if (t == simdjson::ondemand::json_type::object) {
+      simdjson::ondemand::object o;
+      std::string_view raw;
+      if (v.get_object().get(o) || o.raw_json().get(raw)) return false;
+      n = Trim(raw).size();  // raw_json runs up to the next token
+    }
+    s.sizes.push_back(n);
+  }
+  return true;
+}
+
+Status ParseJson(Scratch& s, std::string_view body, const ParseContext& ctx, ParsedBody* out) {
+  element root;
+  if (auto err = s.dom.parse(body.data(), body.size(), false).get(root)) {
+    return Status::InvalidArgument(InvalidJson(err));
+  }
+  const EnvelopeLimits& limits = ctx.limits;
+  if (root.type() == element_type::OBJECT) {
+    out->total = 1;
+    if (body.size() > limits.max_event_bytes) {
+      AddTooBig(0, body.size(), ctx, out);
+    } else {
+      AddElement(root, 0, ctx, out);
+    }
+    return Status::OK();
+  }
+  if (root.type() != element_type::ARRAY) {
+    return Status::InvalidArgument("body must be a JSON object, an array of objects or NDJSON");
+  }
+  simdjson::dom::array arr = root.get_array().value_unsafe();
+  size_t n = arr.size();
+  if (n == 0xFFFFFF) {  // simdjson saturates the stored size
+    n = 0;
+    for (element el : arr) {
+      (void)el;
+      ++n;
+    }
+  }
+  if (n > limits.max_events_per_request) {
+    return Status::ResourceExhausted("body has " + std::to_string(n) + " events, limit is " +
+                                     std::to_string(limits.max_events_per_request));
+  }
+  // No element can exceed the limit when the whole array does not: skip the sizing pass.
+  const bool check_sizes = body.size() > limits.max_event_bytes;
+  if (check_sizes && (!ArrayElementSizes(s, body.data(), body.size()) || s.sizes.size() != n)) {
+    return Status::Internal("could not size the elements of a valid JSON array");
+  }
+  out->total = n;
+  out->events.reserve(n);
+  size_t i = 0;
+  for (element el : arr) {
+    if (check_sizes && s.sizes[i] > limits.max_event_bytes) {
+      AddTooBig(i, s.sizes[i], ctx, out);
+    } else {
+      AddElement(el, i, ctx, out);
+    }
+    ++i;
+  }
+  return Status::OK();
+}
+
+void SplitLines(std::string_view body, std::vector<std::string_view>* lines) {
+  lines->clear();
+  const char* p = body.data();
+  const char* const end = p + body.size();
+  while (p < end) {
+    const char* nl = static_cast<const char*>(std::memchr(p, '\n', end - p));
+    const char* line_end = nl ? nl : end;
+    std::string_view line = Trim(std::string_view(p, line_end - p));
+    if (!line.empty()) lines->push_back(line);
+    p = line_end + 1;
+  }
+}
+
+Status ParseNdjson(Scratch& s, std::string_view body, const ParseContext& ctx,
+                   ParsedBody* out) {
+  const EnvelopeLimits& limits = ctx.limits;
+  SplitLines(body, &s.lines);
+  if (s.lines.size() > limits.max_events_per_request) {
+    return Status::ResourceExhausted("body has " + std::to_string(s.lines.size()) +
+                                     " events, limit is " +
+                                     std::to_string(limits.max_events_per_request));
+  }
+  out->total = s.lines.size();
+  out->events.reserve(s.lines.size());
+  for (size_t i = 0; i < s.lines.size(); ++i) {
+    const std::string_view line = s.lines[i];
+    if (line.size() > limits.max_event_bytes) {
+      AddTooBig(i, line.size(), ctx, out);
+      continue;
+    }
+    element el;
+    // Lines live inside the padded copy, so parsing in place is safe.
+    if (auto err = s.dom.parse(line.data(), line.size(), false).get(el)) {
+      out->errors.push_back({i, InvalidJson(err)});
+      continue;
+    }
+    AddElement(el, i, ctx, out);
+  }
+  return Status::OK();
+}
+
+// kAuto: is this body one JSON document (rather than NDJSON)?
+bool LooksLikeOneDocument(Scratch& s, std::string_view body) {
+  if (body.front() == '[') return true;
+  const char* nl = static_cast<const char*>(std::memchr(body.data(), '\n', body.size()));
+  if (nl == nullptr) return true;
+  if (body.front() != '{') return false;
+  // Several lines starting with '{': NDJSON if the first line is a complete value on its
+  // own, else a pretty-printed object (whose errors then are reported for the whole body).
+  const std::string_view first = Trim(std::string_view(body.data(), nl - body.data()));
+  element el;
+  return s.dom.parse(first.data(), first.size(), false).get(el) != simdjson::SUCCESS;
+}
+
+}  // namespace
+
+Status ParseBody(std::string_view body, BodyFormat format, const ParseContext& ctx,
+                 ParsedBody* out) {
+  out->events.clear();
+  out->event_index.clear();
+  out->errors.clear();
+  out->total = 0;
+
+  if (body.substr(0, 3) == "\xEF\xBB\xBF") body.remove_prefix(3);  // UTF-8 byte order mark
+  body = Trim(body);
+  if (body.empty()) return Status::InvalidArgument("empty body");
+
+  Scratch& s = GetScratch();
+  const char* padded = CopyPadded(s, body);
+  body = std::string_view(padded, body.size());
+
+  bool one_document = format == BodyFormat::kJson;
+  if (format == BodyFormat::kAuto) one_document = LooksLikeOneDocument(s, body);
+  return one_document ? ParseJson(s, body, ctx, out) : ParseNdjson(s, body, ctx, out);
+}
+
+}  // namespace sluice

@@ -1,0 +1,152 @@
+#include "ingest/event_codec.h"
+
+#include <string>
+
+namespace sluice {
+namespace {
+
+// Everything after an event's length prefix: 8 length varints of at least 1 byte, the two
+// i64 and the flags byte.
+constexpr size_t kMinEventBody = 8 + 16 + 1;
+constexpr uint8_t kFlagIdAssigned = 1;
+
+void PutFixed64(std::string* out, uint64_t v) {
+  char b[8];
+  for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(v >> (8 * i));
+  out->append(b, 8);
+}
+
+void SetFixed32(char* p, uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (8 * i));
+}
+
+uint32_t GetFixed32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  return v;
+}
+
+uint64_t GetFixed64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  return v;
+}
+
+void PutVarint(std::string* out, uint64_t v) {
+  char b[10];
+  int n = 0;
+  while (v >= 0x80) {
+    b[n++] = static_cast<char>(v | 0x80);
+    v >>= 7;
+  }
+  b[n++] = static_cast<char>(v);
+  out->append(b, n);
+}
+
+void PutString(std::string* out, const std::string& s) {
+  PutVarint(out, s.size());
+  out->append(s);
+}
+
+// Consumes a varint from the front of `in`. False if it is truncated or does not fit 64 bits.
+bool GetVarint(std::string_view* in, uint64_t* v) {
+  uint64_t result = 0;
+  for (size_t i = 0; i < in->size() && i < 10; ++i) {
+    const uint64_t byte = static_cast<unsigned char>((*in)[i]);
+    if (i == 9 && byte > 1) return false;  // the 10th byte holds only bit 63
+    result |= (byte & 0x7f) << (7 * i);
+    if ((byte & 0x80) == 0) {
+      in->remove_prefix(i + 1);
+      *v = result;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool GetString(std::string_view* in, std::string* s) {
+  uint64_t n;
+  if (!GetVarint(in, &n) || n > in->size()) return false;
+  s->assign(in->data(), n);
+  in->remove_prefix(n);
+  return true;
+}
+
+}  // namespace
+
+void EncodeEvent(const Event& e, std::string* out) {
+  const size_t start = out->size();
+  out->append(4, '\0');
+  PutString(out, e.tenant);
+  PutString(out, e.event_id);
+  PutString(out, e.type);
+  PutString(out, e.user_id);
+  PutString(out, e.anonymous_id);
+  PutString(out, e.properties);
+  PutString(out, e.context);
+  PutString(out, e.source);
+  PutFixed64(out, static_cast<uint64_t>(e.ts_us));
+  PutFixed64(out, static_cast<uint64_t>(e.received_at_us));
+  out->push_back(static_cast<char>(e.id_assigned ? kFlagIdAssigned : 0));
+  SetFixed32(out->data() + start, static_cast<uint32_t>(out->size() - start - 4));
+}
+
+std::string EventBatchWriter::Finish() {
+  SetFixed32(buf_.data(), count_);
+  std::string out = std::move(buf_);
+  buf_.assign(4, '\0');
+  count_ = 0;
+  return out;
+}
+
+EventBatchReader::EventBatchReader(std::string_view payload) {
+  if (payload.size() < 4) {
+    bad_header_ = true;
+    return;
+  }
+  count_ = GetFixed32(payload.data());
+  rest_ = payload.substr(4);
+}
+
+bool EventBatchReader::Next(Event* e, Status* status) {
+  *status = Status::OK();
+  if (bad_header_) {
+    *status = Status::Corruption("event batch: payload shorter than its 4-byte header");
+    return false;
+  }
+  if (seen_ == count_) {
+    if (!rest_.empty()) {
+      *status = Status::Corruption("event batch: " + std::to_string(rest_.size()) +
+                                   " bytes after the last of " + std::to_string(count_) +
+                                   " events");
+    }
+    return false;
+  }
+  // Built only on failure: this is the replay hot path.
+  auto fail = [&](std::string_view why) {
+    *status = Status::Corruption("event batch: event " + std::to_string(seen_) + " of " +
+                                 std::to_string(count_) + ": " + std::string(why));
+    return false;
+  };
+  if (rest_.size() < 4) return fail("truncated length prefix");
+  const uint32_t len = GetFixed32(rest_.data());
+  if (len > rest_.size() - 4) return fail("length " + std::to_string(len) + " past the end");
+  if (len < kMinEventBody) return fail("length " + std::to_string(len) + " too small");
+  std::string_view in = rest_.substr(4, len);
+  const bool strings_ok = GetString(&in, &e->tenant) && GetString(&in, &e->event_id) &&
+                          GetString(&in, &e->type) && GetString(&in, &e->user_id) &&
+                          GetString(&in, &e->anonymous_id) && GetString(&in, &e->properties) &&
+                          GetString(&in, &e->context) && GetString(&in, &e->source);
+  // The fixed tail must fill the event exactly: anything else means a length is off.
+  if (!strings_ok || in.size() != 17) return fail("fields do not match the event length");
+  const uint8_t flags = static_cast<uint8_t>(in[16]);
+  if (flags & ~kFlagIdAssigned) return fail("unknown flags");
+  e->ts_us = static_cast<int64_t>(GetFixed64(in.data()));
+  e->received_at_us = static_cast<int64_t>(GetFixed64(in.data() + 8));
+  e->id_assigned = flags & kFlagIdAssigned;
+  rest_.remove_prefix(4 + len);
+  ++seen_;
+  return true;
+}
+
+}  // namespace sluice

@@ -1,0 +1,125 @@
+#include "ingest/ingestor.h"
+
+#include <spdlog/spdlog.h>
+
+#include "common/fingerprint.h"
+#include "ingest/event_codec.h"
+
+namespace sluice {
+
+Ingestor::Ingestor(Log* log, uint64_t dedupe_capacity_slots, std::string snapshot_path)
+    : log_(log), snapshot_path_(std::move(snapshot_path)), index_(dedupe_capacity_slots) {}
+
+Status Ingestor::Recover(uint64_t* replayed_ids) {
+  *replayed_ids = 0;
+  uint64_t from = log_->start_offset();
+  Result<uint64_t> loaded = index_.LoadSnapshot(snapshot_path_);
+  if (loaded.ok()) {
+    from = std::max(from, *loaded);
+  } else if (loaded.status().code() != Status::Code::kNotFound) {
+    // A damaged snapshot is not fatal: the log still holds everything after the last
+    // good snapshot's offset only if that consumer offset survived, so rebuild from the
+    // oldest retained log byte and say so.
+    spdlog::warn("dedupe snapshot unusable ({}); rebuilding from the log",
+                 loaded.status().ToString());
+  }
+  Result<uint64_t> reg = log_->RegisterConsumer("dedupe");
+  if (!reg.ok()) return reg.status();
+  std::unique_ptr<LogReader> reader = log_->NewReader(from);
+  LogRecord rec;
+  Status st;
+  Event e;
+  while (reader->Next(&rec, &st)) {
+    if (rec.type != RecordType::kEventBatch) continue;
+    EventBatchReader batch(rec.payload);
+    Status bst;
+    while (batch.Next(&e, &bst)) {
+      if (e.id_assigned) continue;
+      index_.Insert(FingerprintOf(e.tenant, e.event_id));
+      ++*replayed_ids;
+    }
+    if (!bst.ok()) return bst;
+  }
+  return st;
+}
+
+Result<SubmitResult> Ingestor::Submit(std::vector<Event>* events) {
+  SubmitResult r;
+  // Hash and encode outside the lock; only the index and the append are serialized.
+  std::vector<Fingerprint> fps(events->size());
+  std::vector<uint32_t> ends(events->size());
+  std::string encoded;
+  encoded.reserve(events->size() * 256);
+  for (size_t i = 0; i < events->size(); ++i) {
+    const Event& e = (*events)[i];
+    if (!e.id_assigned) fps[i] = FingerprintOf(e.tenant, e.event_id);
+    EncodeEvent(e, &encoded);
+    ends[i] = static_cast<uint32_t>(encoded.size());
+  }
+  std::vector<bool> fresh(events->size(), true);
+  std::lock_guard<std::mutex> lock(mu_);
+  for (size_t i = 0; i < events->size(); ++i) {
+    if (!(*events)[i].id_assigned && !index_.Insert(fps[i])) {
+      fresh[i] = false;
+      ++r.duplicates;
+    }
+  }
+  r.accepted = events->size() - r.duplicates;
+  if (r.accepted == 0) {
+    // Every event was seen before: ack once whatever holds their first copies is durable.
+    r.wait_offset = log_->end_offset();
+    return r;
+  }
+  EventBatchWriter writer;
+  if (r.duplicates == 0) {
+    for (size_t i = 0; i < events->size(); ++i) {
+      size_t begin = i == 0 ? 0 : ends[i - 1];
+      writer.AddEncoded(std::string_view(encoded).substr(begin, ends[i] - begin));
+    }
+  } else {
+    for (size_t i = 0; i < events->size(); ++i) {
+      if (!fresh[i]) continue;
+      size_t begin = i == 0 ? 0 : ends[i - 1];
+      writer.AddEncoded(std::string_view(encoded).substr(begin, ends[i] - begin));
+    }
+  }
+  std::string payload = writer.Finish();
+  Result<uint64_t> off = log_->Append(RecordType::kEventBatch, payload);
+  if (!off.ok()) {
+    for (size_t i = 0; i < events->size(); ++i) {
+      if (fresh[i] && !(*events)[i].id_assigned) index_.Erase(fps[i]);
+    }
+    return off.status();
+  }
+  r.wait_offset = *off;
+  return r;
+}
+
+Status Ingestor::Snapshot() {
+  std::lock_guard<std::mutex> one(snapshot_mu_);
+  std::unique_ptr<DedupeIndex> copy;
+  uint64_t covered;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    copy = index_.Clone();
+    covered = log_->end_offset();
+  }
+  // The copy may hold ids whose records are not fsync'd yet; a snapshot must never claim
+  // an event the log could still lose, so wait until they are durable before writing it.
+  SLUICE_RETURN_IF_ERROR(log_->WaitDurable(covered));
+  SLUICE_RETURN_IF_ERROR(copy->SaveSnapshot(snapshot_path_, covered));
+  return log_->CommitConsumerOffset("dedupe", covered);
+}
+
+uint64_t Ingestor::dedupe_size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return index_.size();
+}
+uint64_t Ingestor::dedupe_memory_bytes() const { return index_.memory_bytes(); }
+uint64_t Ingestor::dedupe_evicted() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return index_.evicted();
+}
+uint64_t Ingestor::dedupe_window() const { return index_.guaranteed_window(); }
+
+}  // namespace sluice

@@ -1,0 +1,88 @@
+#include "server/engine.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+namespace sluice {
+
+Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, bool start_consumer) {
+  std::unique_ptr<Engine> e(new Engine());
+  e->config_ = config;
+  DataDirPaths paths(config.data_dir);
+  auto lock = DataDirLock::Acquire(paths.root);
+  if (!lock.ok()) return lock.status();
+  e->lock_ = std::move(*lock);
+
+  LogOptions lo;
+  lo.dir = paths.log();
+  lo.segment_bytes = config.segment_bytes;
+  RecoveryReport report;
+  auto log = Log::Open(lo, &report);
+  if (!log.ok()) return log.status();
+  e->log_ = std::move(*log);
+  for (const auto& note : report.notes) spdlog::warn("log recovery: {}", note);
+  spdlog::info("log: {} segment(s), {} record(s), truncated {} B, skipped {} B, offsets [{}, {})",
+               report.segments, report.records, report.truncated_bytes, report.skipped_bytes,
+               e->log_->start_offset(), e->log_->end_offset());
+
+  e->ingestor_ = std::make_unique<Ingestor>(e->log_.get(), config.dedupe_capacity_slots,
+                                            paths.dedupe_snapshot());
+  uint64_t replayed = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  SLUICE_RETURN_IF_ERROR(e->ingestor_->Recover(&replayed));
+  spdlog::info("dedupe: {} ids remembered ({} replayed from the log in {} ms), window >= {} ids",
+               e->ingestor_->dedupe_size(), replayed,
+               std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - t0)
+                   .count(),
+               e->ingestor_->dedupe_window());
+
+  if (config.store_enabled) {
+    auto store = EventStore::Open(paths.store());
+    if (!store.ok()) return store.status();
+    e->store_ = std::move(*store);
+    if (start_consumer) {
+      StoreConsumerOptions so;
+      so.batch_events = config.store_batch_events;
+      so.batch_ms = config.store_batch_ms;
+      e->consumer_ = std::make_unique<StoreConsumer>(e->log_.get(), e->store_.get(), so);
+      SLUICE_RETURN_IF_ERROR(e->consumer_->Start());
+    }
+  }
+  return e;
+}
+
+Status Engine::DrainToStore() {
+  if (!store_) return Status::OK();
+  StoreConsumerOptions so;
+  so.batch_events = config_.store_batch_events;
+  so.batch_ms = config_.store_batch_ms;
+  StoreConsumer drain(log_.get(), store_.get(), so);
+  return drain.RunUntilCaughtUp();
+}
+
+Status Engine::Close() {
+  if (closed_) return Status::OK();
+  closed_ = true;
+  Status result;
+  if (consumer_) consumer_->Stop();
+  if (ingestor_) {
+    Status s = ingestor_->Snapshot();
+    if (!s.ok()) {
+      spdlog::error("final dedupe snapshot failed: {}", s.ToString());
+      result = s;
+    }
+  }
+  if (log_) log_->CollectGarbage();
+  consumer_.reset();
+  store_.reset();
+  ingestor_.reset();
+  log_.reset();  // flushes and fsyncs anything pending
+  lock_.reset();
+  return result;
+}
+
+Engine::~Engine() { Close(); }
+
+}  // namespace sluice

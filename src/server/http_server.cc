@@ -1,0 +1,215 @@
+#include "server/http_server.h"
+
+#include <spdlog/spdlog.h>
+
+namespace sluice {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+using tcp = net::ip::tcp;
+
+std::string JsonEscape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  return out;
+}
+
+HttpResponse JsonError(http::status status, const std::string& message, unsigned version) {
+  HttpResponse res{status, version};
+  res.set(http::field::content_type, "application/json");
+  res.body() = "{\"error\":\"" + JsonEscape(message) + "\"}";
+  res.prepare_payload();
+  return res;
+}
+
+class HttpServer::Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, HttpServer* server)
+      : stream_(std::move(socket)), server_(server) {}
+
+  void Start() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
+  }
+
+ private:
+  void ReadHeader() {
+    if (!server_->accepting_.load()) return Close();
+    parser_.emplace();
+    parser_->header_limit(64 * 1024);
+    parser_->body_limit(server_->router_->body_limit());
+    stream_.expires_after(std::chrono::seconds(120));
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              self->OnHeader(ec);
+                            });
+  }
+
+  void OnHeader(beast::error_code ec) {
+    if (ec) return OnReadError(ec);
+    const auto& header = parser_->get().base();
+    uint64_t len = parser_->content_length().value_or(0);
+    if (auto refused = server_->router_->Admit(header, len)) {
+      refused->keep_alive(false);
+      admitted_ = 0;
+      return Send(std::move(*refused), /*counted=*/false);
+    }
+    admitted_ = len;
+    // Expect: 100-continue clients wait for this before sending the body.
+    if (header[http::field::expect] == "100-continue") {
+      auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
+                                                                      header.version());
+      http::async_write(stream_, *cont,
+                        [self = shared_from_this(), cont](beast::error_code ec, size_t) {
+                          if (ec) return self->Close();
+                          self->ReadBody();
+                        });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                       self->OnBody(ec);
+                     });
+  }
+
+  void OnBody(beast::error_code ec) {
+    if (ec) {
+      server_->router_->Release(admitted_);
+      return OnReadError(ec);
+    }
+    stream_.expires_never();
+    server_->inflight_.fetch_add(1);
+    keep_alive_ = parser_->get().keep_alive();
+    auto self = shared_from_this();
+    server_->router_->Handle(parser_->release(), [self](HttpResponse res) {
+      net::post(self->stream_.get_executor(), [self, res = std::move(res)]() mutable {
+        self->server_->inflight_.fetch_sub(1);
+        self->Send(std::move(res), /*counted=*/true);
+      });
+    });
+  }
+
+  void OnReadError(beast::error_code ec) {
+    if (ec == http::error::body_limit) {
+      auto res = JsonError(http::status::payload_too_large,
+                           "request body exceeds the limit of " +
+                               std::to_string(server_->router_->body_limit()) + " bytes");
+      res.keep_alive(false);
+      return Send(std::move(res), false);
+    }
+    if (ec == http::error::header_limit || ec == http::error::bad_target ||
+        ec == http::error::bad_method || ec == http::error::bad_version ||
+        ec == http::error::bad_field || ec == http::error::bad_value ||
+        ec == http::error::bad_content_length || ec == http::error::bad_transfer_encoding ||
+        ec == http::error::bad_chunk || ec == http::error::bad_line_ending) {
+      auto res = JsonError(http::status::bad_request, "malformed HTTP request: " + ec.message());
+      res.keep_alive(false);
+      return Send(std::move(res), false);
+    }
+    Close();  // end of stream, timeout, reset: nothing to answer
+  }
+
+  void Send(HttpResponse res, bool counted) {
+    bool close = !keep_alive_ || !res.keep_alive() || !server_->accepting_.load();
+    res.keep_alive(!close);
+    auto sp = std::make_shared<HttpResponse>(std::move(res));
+    http::async_write(stream_, *sp,
+                      [self = shared_from_this(), sp, close, counted](beast::error_code ec,
+                                                                     size_t) {
+                        if (counted) self->server_->router_->Release(self->admitted_);
+                        self->admitted_ = 0;
+                        if (ec || close) return self->Close();
+                        self->ReadHeader();
+                      });
+  }
+
+  void Close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.socket().close(ec);
+  }
+
+  beast::tcp_stream stream_;
+  HttpServer* server_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  uint64_t admitted_ = 0;
+  bool keep_alive_ = true;
+};
+
+HttpServer::HttpServer(Router* router, int threads)
+    : router_(router), threads_(threads), ioc_(threads), acceptor_(net::make_strand(ioc_)) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+Status HttpServer::Listen(const std::string& host, uint16_t port) {
+  beast::error_code ec;
+  auto addr = net::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
+  if (ec) return Status::InvalidArgument("listen host '" + host + "' is not an IP address");
+  tcp::endpoint ep(addr, port);
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(ep, ec);
+  if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status::IOError("cannot listen on " + host + ":" + std::to_string(port) + ": " +
+                           ec.message());
+  }
+  bound_port_ = acceptor_.local_endpoint().port();
+  return Status::OK();
+}
+
+void HttpServer::Start() {
+  DoAccept();
+  for (int i = 0; i < threads_; ++i) pool_.emplace_back([this] { ioc_.run(); });
+}
+
+void HttpServer::DoAccept() {
+  acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket s) {
+    if (!accepting_.load()) return;
+    if (!ec) {
+      s.set_option(tcp::no_delay(true), ec);
+      std::make_shared<Session>(std::move(s), this)->Start();
+    }
+    DoAccept();
+  });
+}
+
+void HttpServer::StopAccepting() {
+  accepting_.store(false);
+  net::post(acceptor_.get_executor(), [this] {
+    beast::error_code ec;
+    acceptor_.close(ec);
+  });
+}
+
+void HttpServer::Stop() {
+  accepting_.store(false);
+  ioc_.stop();
+  for (auto& t : pool_) {
+    if (t.joinable()) t.join();
+  }
+  pool_.clear();
+}
+
+}  // namespace sluice

@@ -1,0 +1,75 @@
+// HttpServer: Boost.Beast HTTP/1.1 with keep-alive, on a pool of io threads.
+//
+// It knows nothing of sluice's API: it reads a request header, asks the Router whether a
+// body of that size may be read now (memory budget: SPEC §1.6), reads the body, and hands
+// the request to the Router together with a Reply callback that may be called later from
+// any thread — the ingest path answers from the log's commit thread once the fsync that
+// covers the request is done.
+#pragma once
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/status.h"
+
+namespace sluice {
+
+namespace http = boost::beast::http;
+using HttpRequest = http::request<http::string_body>;
+using HttpResponse = http::response<http::string_body>;
+using Reply = std::function<void(HttpResponse)>;
+
+class Router {
+ public:
+  virtual ~Router() = default;
+  // Called after the header is read. Returning a response refuses the body (413, 503...).
+  virtual std::optional<HttpResponse> Admit(const http::request_header<>& header,
+                                            uint64_t content_length) = 0;
+  virtual void Handle(HttpRequest req, Reply reply) = 0;
+  // Called once the response of a request admitted with `content_length` has been sent.
+  virtual void Release(uint64_t content_length) = 0;
+  virtual uint64_t body_limit() const = 0;  // larger bodies get 413 while being read
+};
+
+class HttpServer {
+ public:
+  HttpServer(Router* router, int threads);
+  ~HttpServer();
+  // Binds and listens; port 0 picks a free port (see bound_port()).
+  Status Listen(const std::string& host, uint16_t port);
+  uint16_t bound_port() const { return bound_port_; }
+  void Start();
+  // Stops accepting new connections (idle keep-alive connections are closed too).
+  void StopAccepting();
+  // Requests read but not answered yet.
+  int64_t inflight() const { return inflight_.load(); }
+  void Stop();  // stops the io threads
+
+  boost::asio::io_context& io() { return ioc_; }
+
+ private:
+  class Session;
+  void DoAccept();
+
+  Router* router_;
+  int threads_;
+  boost::asio::io_context ioc_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::vector<std::thread> pool_;
+  uint16_t bound_port_ = 0;
+  std::atomic<int64_t> inflight_{0};
+  std::atomic<bool> accepting_{true};
+};
+
+// A JSON error body: {"error":"..."}; `message` is escaped.
+HttpResponse JsonError(http::status status, const std::string& message, unsigned version = 11);
+std::string JsonEscape(std::string_view s);
+
+}  // namespace sluice

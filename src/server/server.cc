@@ -1,0 +1,358 @@
+#include "server/server.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/statvfs.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "common/clock.h"
+#include "ingest/decompress.h"
+#include "ingest/envelope_parser.h"
+
+namespace sluice {
+
+namespace {
+
+HttpResponse JsonResponse(http::status status, std::string body, unsigned version) {
+  HttpResponse res{status, version};
+  res.set(http::field::content_type, "application/json");
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+HttpResponse Unavailable(const std::string& why, unsigned version) {
+  HttpResponse res = JsonError(http::status::service_unavailable, why, version);
+  res.set(http::field::retry_after, "1");
+  return res;
+}
+
+std::string RouteLabel(std::string_view target) {
+  auto q = target.find('?');
+  std::string_view path = target.substr(0, q);
+  if (path == "/v1/events" || path == "/healthz" || path == "/readyz" || path == "/metrics") {
+    return std::string(path);
+  }
+  return "other";
+}
+
+}  // namespace
+
+Server::Server(Config config) : config_(std::move(config)) {}
+
+Server::~Server() {
+  if (!shut_down_) Shutdown();
+}
+
+void Server::BlockShutdownSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+Status Server::Start() {
+  auto engine = Engine::Open(config_, /*start_consumer=*/true);
+  if (!engine.ok()) return engine.status();
+  engine_ = std::move(*engine);
+  log_ = engine_->log();
+  ingestor_ = engine_->ingestor();
+  consumer_ = engine_->consumer();
+
+  http_ = std::make_unique<HttpServer>(this, config_.io_threads);
+  std::string host;
+  uint16_t port;
+  SLUICE_RETURN_IF_ERROR(ParseListen(config_.listen, &host, &port));
+  SLUICE_RETURN_IF_ERROR(http_->Listen(host, port));
+  http_->Start();
+  maintenance_ = std::thread([this] { MaintenanceLoop(); });
+  std::string addr = host + ":" + std::to_string(http_->bound_port());
+  SLUICE_RETURN_IF_ERROR(WriteFileAtomic(DataDirPaths(config_.data_dir).address(), addr + "\n"));
+  ready_.store(true);
+  spdlog::info("sluice listening on http://{} (data dir {})", addr, config_.data_dir);
+  return Status::OK();
+}
+
+Status Server::RunUntilSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  int sig = 0;
+  sigwait(&set, &sig);
+  spdlog::info("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  return Shutdown();
+}
+
+Status Server::Shutdown() {
+  if (shut_down_) return Status::OK();
+  shut_down_ = true;
+  ready_.store(false);
+  Status result;
+  if (http_) {
+    http_->StopAccepting();
+    // Every request already read is answered after its fsync; wait for them (bounded).
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (http_->inflight() > 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    // Give the io threads a moment to flush the last responses onto their sockets.
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    http_->Stop();
+  }
+  stopping_.store(true);
+  if (maintenance_.joinable()) maintenance_.join();
+  if (engine_) result = engine_->Close();
+  std::error_code ec;
+  std::filesystem::remove(DataDirPaths(config_.data_dir).address(), ec);
+  spdlog::info("shutdown complete");
+  return result;
+}
+
+void Server::MaintenanceLoop() {
+  auto last_snapshot = std::chrono::steady_clock::now();
+  while (!stopping_.load()) {
+    struct statvfs sv;
+    if (statvfs(config_.data_dir.c_str(), &sv) == 0) {
+      free_disk_bytes_.store(static_cast<uint64_t>(sv.f_bavail) * sv.f_frsize);
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_snapshot >= std::chrono::seconds(config_.dedupe_snapshot_seconds)) {
+      last_snapshot = now;
+      Status s = ingestor_->Snapshot();
+      if (!s.ok()) spdlog::error("dedupe snapshot failed: {}", s.ToString());
+      s = log_->CollectGarbage();
+      if (!s.ok()) spdlog::error("log garbage collection failed: {}", s.ToString());
+    }
+    for (int i = 0; i < 20 && !stopping_.load(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+}
+
+std::string Server::PressureReason() const {
+  uint64_t unconsumed = log_->end_offset() - std::min(log_->end_offset(), log_->MinConsumerOffset());
+  // The dedupe snapshot consumer moves only every snapshot interval; what matters for
+  // memory/disk is what the store has not yet taken.
+  if (consumer_) {
+    uint64_t applied = consumer_->applied_offset();
+    unconsumed = log_->end_offset() - std::min(log_->end_offset(), applied);
+  }
+  if (unconsumed > config_.max_unconsumed_bytes) {
+    return "ingest is paused: " + std::to_string(unconsumed >> 20) +
+           " MiB of log not yet stored (limit " +
+           std::to_string(config_.max_unconsumed_bytes >> 20) + " MiB)";
+  }
+  if (free_disk_bytes_.load() < config_.min_free_disk_bytes) {
+    return "ingest is paused: free disk " + std::to_string(free_disk_bytes_.load() >> 20) +
+           " MiB is under the configured minimum of " +
+           std::to_string(config_.min_free_disk_bytes >> 20) + " MiB";
+  }
+  return {};
+}
+
+std::optional<HttpResponse> Server::Admit(const http::request_header<>& header,
+                                          uint64_t content_length) {
+  if (content_length > config_.max_request_bytes) {
+    metrics_.CountRequest(RouteLabel(header.target()), 413);
+    return JsonError(http::status::payload_too_large,
+                     "request body of " + std::to_string(content_length) +
+                         " bytes exceeds the limit of " +
+                         std::to_string(config_.max_request_bytes) + " bytes",
+                     header.version());
+  }
+  uint64_t now = inflight_bytes_.fetch_add(content_length) + content_length;
+  if (now > config_.max_inflight_bytes && content_length > 0) {
+    inflight_bytes_.fetch_sub(content_length);
+    metrics_.backpressure_503.fetch_add(1, std::memory_order_relaxed);
+    metrics_.CountRequest(RouteLabel(header.target()), 503);
+    return Unavailable("server is busy: request bodies in memory exceed the configured limit",
+                       header.version());
+  }
+  return std::nullopt;
+}
+
+void Server::Release(uint64_t content_length) { inflight_bytes_.fetch_sub(content_length); }
+
+void Server::Handle(HttpRequest req, Reply reply) {
+  std::string_view target(req.target().data(), req.target().size());
+  std::string_view path = target.substr(0, target.find('?'));
+  const unsigned v = req.version();
+  std::string route = RouteLabel(target);
+  auto answer = [&](HttpResponse res) {
+    metrics_.CountRequest(route, res.result_int());
+    reply(std::move(res));
+  };
+  if (path == "/v1/events") {
+    if (req.method() != http::verb::post) {
+      return answer(JsonError(http::status::method_not_allowed, "use POST /v1/events", v));
+    }
+    return HandleEvents(std::move(req), std::move(reply));
+  }
+  if (path == "/healthz") return answer(JsonResponse(http::status::ok, "{\"status\":\"ok\"}", v));
+  if (path == "/readyz") {
+    if (!ready_.load()) return answer(Unavailable("starting or stopping", v));
+    std::string why = PressureReason();
+    if (!why.empty()) return answer(Unavailable(why, v));
+    return answer(JsonResponse(http::status::ok, "{\"status\":\"ready\"}", v));
+  }
+  if (path == "/metrics") return answer(Metrics(v));
+  answer(JsonError(http::status::not_found, "no route for " + std::string(path), v));
+}
+
+void Server::HandleEvents(HttpRequest req, Reply reply) {
+  const auto start = std::chrono::steady_clock::now();
+  const unsigned v = req.version();
+  auto fail = [&](HttpResponse res) {
+    metrics_.CountRequest("/v1/events", res.result_int());
+    reply(std::move(res));
+  };
+  metrics_.ingest_wire_bytes.fetch_add(req.body().size(), std::memory_order_relaxed);
+
+  std::string why = PressureReason();
+  if (!why.empty()) {
+    metrics_.backpressure_503.fetch_add(1, std::memory_order_relaxed);
+    return fail(Unavailable(why, v));
+  }
+
+  std::string decoded;
+  std::string_view body = req.body();
+  auto enc = req[http::field::content_encoding];
+  if (!enc.empty()) {
+    Status s = Decompress(std::string_view(enc.data(), enc.size()), req.body(),
+                          config_.max_request_bytes, &decoded);
+    if (!s.ok()) {
+      return fail(JsonError(s.code() == Status::Code::kResourceExhausted
+                                ? http::status::payload_too_large
+                                : http::status::bad_request,
+                            s.message(), v));
+    }
+    body = decoded;
+  }
+  metrics_.ingest_bytes.fetch_add(body.size(), std::memory_order_relaxed);
+
+  auto ctype = req[http::field::content_type];
+  BodyFormat format = BodyFormat::kAuto;
+  if (ctype.find("ndjson") != std::string_view::npos ||
+      ctype.find("jsonl") != std::string_view::npos ||
+      ctype.find("json-seq") != std::string_view::npos) {
+    format = BodyFormat::kNdjson;
+  }
+  ParseContext ctx;
+  ctx.tenant = "default";
+  ctx.source = "http";
+  ctx.received_at_us = NowMicros();
+  ctx.limits.max_event_bytes = config_.max_event_bytes;
+  ParsedBody parsed;
+  Status ps = ParseBody(body, format, ctx, &parsed);
+  if (!ps.ok()) {
+    metrics_.events_rejected.fetch_add(1, std::memory_order_relaxed);
+    return fail(JsonError(http::status::bad_request, ps.message(), v));
+  }
+  metrics_.events_rejected.fetch_add(parsed.errors.size(), std::memory_order_relaxed);
+  std::string errors = "[";
+  for (size_t i = 0; i < parsed.errors.size(); ++i) {
+    if (i > 0) errors += ',';
+    errors += "{\"index\":" + std::to_string(parsed.errors[i].index) + ",\"error\":\"" +
+              JsonEscape(parsed.errors[i].error) + "\"}";
+  }
+  errors += "]";
+  if (parsed.events.empty()) {
+    std::string msg = parsed.total == 0 ? "the body holds no events" : "no valid events";
+    return fail(JsonResponse(http::status::bad_request,
+                             "{\"error\":\"" + msg + "\",\"accepted\":0,\"duplicates\":0," +
+                                 "\"errors\":" + errors + "}",
+                             v));
+  }
+
+  auto submitted = ingestor_->Submit(&parsed.events);
+  if (!submitted.ok()) {
+    if (submitted.status().code() == Status::Code::kUnavailable) {
+      metrics_.backpressure_503.fetch_add(1, std::memory_order_relaxed);
+      return fail(Unavailable(submitted.status().message(), v));
+    }
+    spdlog::error("ingest failed: {}", submitted.status().ToString());
+    return fail(JsonError(http::status::internal_server_error, "the event log could not be written", v));
+  }
+  const SubmitResult r = *submitted;
+  std::string ok_body = "{\"accepted\":" + std::to_string(r.accepted) +
+                        ",\"duplicates\":" + std::to_string(r.duplicates) +
+                        ",\"errors\":" + errors + "}";
+  // The acknowledgement leaves only from here: after the fsync that covers this request.
+  log_->OnDurable(r.wait_offset, [this, reply = std::move(reply), ok_body = std::move(ok_body), r,
+                                  start, v](const Status& st) {
+    if (!st.ok()) {
+      spdlog::error("log sync failed: {}", st.ToString());
+      metrics_.CountRequest("/v1/events", 500);
+      reply(JsonError(http::status::internal_server_error, "the event log could not be synced", v));
+      return;
+    }
+    metrics_.events_accepted.fetch_add(r.accepted, std::memory_order_relaxed);
+    metrics_.events_duplicate.fetch_add(r.duplicates, std::memory_order_relaxed);
+    metrics_.ack_latency.Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    metrics_.CountRequest("/v1/events", 202);
+    reply(JsonResponse(http::status::accepted, ok_body, v));
+  });
+}
+
+HttpResponse Server::Metrics(unsigned version) {
+  std::string out;
+  out.reserve(4096);
+  metrics_.RenderRequests(&out);
+  RenderMetric(&out, "sluice_events_accepted_total", "counter",
+               "Events newly stored (acknowledged after fsync).",
+               static_cast<double>(metrics_.events_accepted.load()));
+  RenderMetric(&out, "sluice_events_duplicate_total", "counter",
+               "Events acknowledged as duplicates of an already stored event_id.",
+               static_cast<double>(metrics_.events_duplicate.load()));
+  RenderMetric(&out, "sluice_events_rejected_total", "counter",
+               "Events (or whole bodies) rejected as invalid.",
+               static_cast<double>(metrics_.events_rejected.load()));
+  RenderMetric(&out, "sluice_ingest_bytes_total", "counter",
+               "Request body bytes after decompression.",
+               static_cast<double>(metrics_.ingest_bytes.load()));
+  RenderMetric(&out, "sluice_ingest_wire_bytes_total", "counter",
+               "Request body bytes as received.",
+               static_cast<double>(metrics_.ingest_wire_bytes.load()));
+  RenderMetric(&out, "sluice_backpressure_rejections_total", "counter",
+               "Requests answered 503 because of a configured limit.",
+               static_cast<double>(metrics_.backpressure_503.load()));
+  metrics_.ack_latency.Render("sluice_ack_latency_seconds",
+                              "Time from request read to durable acknowledgement.", &out);
+  RenderMetric(&out, "sluice_log_bytes", "gauge", "Bytes in log segment files.",
+               static_cast<double>(log_->disk_bytes()));
+  RenderMetric(&out, "sluice_log_end_offset", "gauge", "Log offset appended so far.",
+               static_cast<double>(log_->end_offset()));
+  RenderMetric(&out, "sluice_log_durable_offset", "gauge", "Log offset fsync'd so far.",
+               static_cast<double>(log_->durable_offset()));
+  RenderMetric(&out, "sluice_log_fsyncs_total", "counter", "Group commits (fdatasync calls).",
+               static_cast<double>(log_->fsyncs()));
+  RenderMetric(&out, "sluice_dedupe_ids", "gauge", "Event ids remembered by the dedupe index.",
+               static_cast<double>(ingestor_->dedupe_size()));
+  RenderMetric(&out, "sluice_dedupe_memory_bytes", "gauge", "Memory held by the dedupe index.",
+               static_cast<double>(ingestor_->dedupe_memory_bytes()));
+  RenderMetric(&out, "sluice_dedupe_evicted_total", "counter",
+               "Ids forgotten because the dedupe window is full.",
+               static_cast<double>(ingestor_->dedupe_evicted()));
+  if (consumer_) {
+    RenderMetric(&out, "sluice_store_rows_total", "counter", "Events written to the store.",
+                 static_cast<double>(consumer_->rows_written()));
+    RenderMetric(&out, "sluice_store_lag_bytes", "gauge", "Log bytes not yet in the store.",
+                 static_cast<double>(log_->durable_offset() -
+                                     std::min(log_->durable_offset(), consumer_->applied_offset())));
+  }
+  RenderMetric(&out, "sluice_inflight_body_bytes", "gauge", "Request body bytes held in memory.",
+               static_cast<double>(inflight_bytes_.load()));
+  HttpResponse res{http::status::ok, version};
+  res.set(http::field::content_type, "text/plain; version=0.0.4");
+  res.body() = std::move(out);
+  res.prepare_payload();
+  return res;
+}
+
+}  // namespace sluice

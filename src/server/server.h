@@ -1,0 +1,71 @@
+// Server: `sluice serve` — owns the data directory and wires the pieces of SPEC §4:
+//
+//   HTTP (http_server.h) ─► decompress ─► ParseBody ─► Ingestor (dedupe + log append)
+//        ◄── 202 from Log::OnDurable once the group fsync covers the request
+//   Log ─► StoreConsumer (DuckDB)        Ingestor ─► dedupe snapshots (maintenance thread)
+//
+// Backpressure (SPEC §1.6) is decided here, before a body is read or logged: request
+// bodies in memory, unconsumed log bytes and free disk each have a configured limit, and
+// crossing one answers 503 with Retry-After until the pressure goes.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "common/config.h"
+#include "common/status.h"
+#include "server/engine.h"
+#include "server/http_server.h"
+#include "server/metrics.h"
+
+namespace sluice {
+
+class Server : public Router {
+ public:
+  explicit Server(Config config);
+  ~Server() override;
+
+  // Opens (and recovers) the data directory and starts listening.
+  Status Start();
+  // Blocks until SIGINT/SIGTERM, then shuts down gracefully: stop accepting, answer every
+  // request already read (each after its fsync), snapshot dedupe, flush the log.
+  // Signals must have been blocked (BlockShutdownSignals) before any thread started.
+  Status RunUntilSignal();
+  Status Shutdown();
+  uint16_t port() const { return http_ ? http_->bound_port() : 0; }
+
+  static void BlockShutdownSignals();
+
+  // Router
+  std::optional<HttpResponse> Admit(const http::request_header<>& header,
+                                    uint64_t content_length) override;
+  void Handle(HttpRequest req, Reply reply) override;
+  void Release(uint64_t content_length) override;
+  uint64_t body_limit() const override { return config_.max_request_bytes; }
+
+ private:
+  void HandleEvents(HttpRequest req, Reply reply);
+  HttpResponse Metrics(unsigned version);
+  // Non-empty reason while ingest must be refused with 503.
+  std::string PressureReason() const;
+  void MaintenanceLoop();
+
+  Config config_;
+  std::unique_ptr<Engine> engine_;
+  Log* log_ = nullptr;            // engine_'s
+  Ingestor* ingestor_ = nullptr;  // engine_'s
+  StoreConsumer* consumer_ = nullptr;  // engine_'s; null when the store is disabled
+  std::unique_ptr<HttpServer> http_;
+  ServerMetrics metrics_;
+
+  std::atomic<uint64_t> inflight_bytes_{0};
+  std::atomic<uint64_t> free_disk_bytes_{UINT64_MAX};
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> stopping_{false};
+  std::thread maintenance_;
+  bool shut_down_ = false;
+};
+
+}  // namespace sluice

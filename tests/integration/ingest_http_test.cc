@@ -1,0 +1,251 @@
+// POST /v1/events end to end against the real server: body forms, encodings, per-event
+// errors, limits, dedupe across requests and restarts, metrics, backpressure.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <thread>
+
+#include "harness.h"
+
+namespace sluice::test {
+namespace {
+
+const char* kSmallConfig = R"([dedupe]
+capacity_slots = 65536
+[store]
+batch_ms = 20
+)";
+
+class IngestHttpTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = MakeTempDir("http");
+    server_ = std::make_unique<ServerProcess>(dir_ + "/data", config());
+    ASSERT_TRUE(server_->Start()) << server_->log_text();
+  }
+  void TearDown() override {
+    if (server_->running()) EXPECT_EQ(server_->Stop(), 0) << server_->log_text();
+    RemoveTree(dir_);
+  }
+  virtual std::string config() { return kSmallConfig; }
+  HttpResult Post(const std::string& body, std::vector<std::string> headers = {}) {
+    return HttpPost(server_->url() + "/v1/events", body, headers);
+  }
+  std::string dir_;
+  std::unique_ptr<ServerProcess> server_;
+};
+
+TEST_F(IngestHttpTest, SingleObject) {
+  auto r = Post(R"({"event_id":"a1","type":"click","timestamp":"2026-01-02T03:04:05Z"})");
+  EXPECT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(r.body, R"({"accepted":1,"duplicates":0,"errors":[]})");
+}
+
+TEST_F(IngestHttpTest, JsonArray) {
+  auto r = Post(R"([{"id":"b1","event":"x"},{"messageId":"b2","name":"y"},{"uuid":"b3","type":"z"}])");
+  EXPECT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(r.body, R"({"accepted":3,"duplicates":0,"errors":[]})");
+}
+
+TEST_F(IngestHttpTest, Ndjson) {
+  auto r = Post("{\"event_id\":\"c1\",\"type\":\"a\"}\n\n{\"event_id\":\"c2\",\"type\":\"a\"}\r\n",
+                {"Content-Type: application/x-ndjson"});
+  EXPECT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(r.body, R"({"accepted":2,"duplicates":0,"errors":[]})");
+}
+
+TEST_F(IngestHttpTest, NdjsonWithoutContentTypeIsDetected) {
+  auto r = Post("{\"event_id\":\"d1\",\"type\":\"a\"}\n{\"event_id\":\"d2\",\"type\":\"a\"}\n");
+  EXPECT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(r.body, R"({"accepted":2,"duplicates":0,"errors":[]})");
+}
+
+TEST_F(IngestHttpTest, GzipAndZstdBodies) {
+  std::string body = "{\"event_id\":\"g1\",\"type\":\"a\"}\n{\"event_id\":\"g2\",\"type\":\"a\"}\n";
+  auto r = Post(Gzip(body), {"Content-Encoding: gzip", "Content-Type: application/x-ndjson"});
+  EXPECT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(r.body, R"({"accepted":2,"duplicates":0,"errors":[]})");
+  std::string body2 = R"([{"event_id":"z1","type":"a"},{"event_id":"g1","type":"a"}])";
+  r = Post(Zstd(body2), {"Content-Encoding: zstd"});
+  EXPECT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(r.body, R"({"accepted":1,"duplicates":1,"errors":[]})");
+}
+
+TEST_F(IngestHttpTest, CorruptCompressedBodyIs400) {
+  auto r = Post("definitely not gzip", {"Content-Encoding: gzip"});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("gzip"), std::string::npos) << r.body;
+  r = Post("x", {"Content-Encoding: br"});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("Content-Encoding"), std::string::npos) << r.body;
+}
+
+TEST_F(IngestHttpTest, PerEventErrorsKeepValidEvents) {
+  auto r = Post(R"([{"event_id":"e1","type":"ok"},{"event_id":"e2"},)"
+                R"({"event_id":"e3","type":"ok","timestamp":"2026-13-01T00:00:00Z"},)"
+                R"({"event_id":"e4","type":"ok","properties":[1]},42,{"event_id":"e5","type":"ok"}])");
+  ASSERT_EQ(r.status, 202) << r.body;
+  EXPECT_NE(r.body.find(R"("accepted":2)"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"({"index":1,)"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"({"index":2,)"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"({"index":3,)"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"({"index":4,)"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find(R"({"index":0,)"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find(R"({"index":5,)"), std::string::npos) << r.body;
+  // The valid ones are stored: resending them finds duplicates.
+  r = Post(R"([{"event_id":"e1","type":"ok"},{"event_id":"e5","type":"ok"}])");
+  EXPECT_EQ(r.body, R"({"accepted":0,"duplicates":2,"errors":[]})");
+}
+
+TEST_F(IngestHttpTest, NothingValidIs400WithErrors) {
+  auto r = Post(R"([{"event_id":"f1"},{"type":""}])");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find(R"("index":0)"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("index":1)"), std::string::npos) << r.body;
+}
+
+TEST_F(IngestHttpTest, MalformedJsonIs400) {
+  auto r = Post(R"({"event_id": "x", "type": )");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body.rfind("{\"error\":", 0), 0u) << r.body;
+  r = Post("");
+  EXPECT_EQ(r.status, 400) << r.body;
+  r = Post("42");
+  EXPECT_EQ(r.status, 400) << r.body;
+}
+
+TEST_F(IngestHttpTest, WrongMethodAndUnknownRoute) {
+  EXPECT_EQ(HttpGet(server_->url() + "/v1/events").status, 405);
+  EXPECT_EQ(HttpGet(server_->url() + "/nope").status, 404);
+}
+
+TEST_F(IngestHttpTest, DuplicatesWithinAndAcrossBatches) {
+  auto r = Post(R"([{"event_id":"h1","type":"a"},{"event_id":"h1","type":"a"},{"event_id":"h2","type":"a"}])");
+  EXPECT_EQ(r.body, R"({"accepted":2,"duplicates":1,"errors":[]})");
+  r = Post(R"([{"event_id":"h2","type":"a"},{"event_id":"h3","type":"a"}])");
+  EXPECT_EQ(r.body, R"({"accepted":1,"duplicates":1,"errors":[]})");
+}
+
+TEST_F(IngestHttpTest, MissingIdsAreAssignedNotDeduped) {
+  auto r = Post(R"([{"type":"a"},{"type":"a"}])");
+  EXPECT_EQ(r.body, R"({"accepted":2,"duplicates":0,"errors":[]})");
+  r = Post(R"([{"type":"a"},{"type":"a"}])");
+  EXPECT_EQ(r.body, R"({"accepted":2,"duplicates":0,"errors":[]})");
+}
+
+TEST_F(IngestHttpTest, DedupeSurvivesRestart) {
+  auto r = Post(R"([{"event_id":"r1","type":"a"},{"event_id":"r2","type":"a"}])");
+  ASSERT_EQ(r.status, 202);
+  ASSERT_EQ(server_->Stop(), 0) << server_->log_text();
+  ASSERT_TRUE(server_->Start()) << server_->log_text();
+  r = Post(R"([{"event_id":"r1","type":"a"},{"event_id":"r3","type":"a"}])");
+  EXPECT_EQ(r.body, R"({"accepted":1,"duplicates":1,"errors":[]})");
+  // And after a crash (no final snapshot: the log replay must rebuild the index).
+  server_->Kill();
+  ASSERT_TRUE(server_->Start()) << server_->log_text();
+  r = Post(R"([{"event_id":"r1","type":"a"},{"event_id":"r3","type":"a"},{"event_id":"r2","type":"a"}])");
+  EXPECT_EQ(r.body, R"({"accepted":0,"duplicates":3,"errors":[]})");
+}
+
+TEST_F(IngestHttpTest, HealthReadyAndMetrics) {
+  EXPECT_EQ(HttpGet(server_->url() + "/healthz").status, 200);
+  EXPECT_EQ(HttpGet(server_->url() + "/readyz").status, 200);
+  Post(R"([{"event_id":"m1","type":"a"},{"event_id":"m1","type":"a"},{"type":""}])");
+  auto m = HttpGet(server_->url() + "/metrics");
+  ASSERT_EQ(m.status, 200);
+  EXPECT_NE(m.body.find("sluice_events_accepted_total 1\n"), std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("sluice_events_duplicate_total 1\n"), std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("sluice_events_rejected_total 1\n"), std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("sluice_ack_latency_seconds_bucket{le=\"+Inf\"} 1\n"), std::string::npos)
+      << m.body;
+  EXPECT_NE(m.body.find("sluice_http_requests_total{route=\"/v1/events\",code=\"202\"} 1"),
+            std::string::npos)
+      << m.body;
+  EXPECT_NE(m.body.find("sluice_log_fsyncs_total"), std::string::npos);
+  EXPECT_NE(m.body.find("sluice_log_bytes"), std::string::npos);
+}
+
+class LimitsTest : public IngestHttpTest {
+  std::string config() override {
+    return std::string(kSmallConfig) + "[ingest]\nmax_request_bytes = 4096\nmax_event_bytes = 512\n";
+  }
+};
+
+TEST_F(LimitsTest, RequestTooLargeIs413) {
+  std::string big = "[" + std::string(5000, ' ') + "]";
+  auto r = Post(big);
+  EXPECT_EQ(r.status, 413) << r.body;
+  EXPECT_NE(r.body.find("4096"), std::string::npos) << r.body;
+}
+
+TEST_F(LimitsTest, DecompressedTooLargeIs413) {
+  std::string body = "[" + std::string(100000, ' ') + "]";
+  std::string gz = Gzip(body);
+  ASSERT_LT(gz.size(), 4096u);
+  auto r = Post(gz, {"Content-Encoding: gzip"});
+  EXPECT_EQ(r.status, 413) << r.body;
+}
+
+TEST_F(LimitsTest, EventTooLargeIsPerEventError) {
+  std::string big = R"({"event_id":"big","type":"a","properties":{"p":")" + std::string(600, 'x') + "\"}}";
+  auto r = Post("[" + big + R"(,{"event_id":"small","type":"a"}])");
+  EXPECT_EQ(r.status, 202) << r.body;
+  EXPECT_NE(r.body.find(R"("accepted":1)"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("index":0)"), std::string::npos) << r.body;
+}
+
+class DiskPressureTest : public IngestHttpTest {
+  std::string config() override {
+    return std::string(kSmallConfig) + "[log]\nmin_free_disk_bytes = 1125899906842624\n";
+  }
+};
+
+TEST_F(DiskPressureTest, NearlyFullDiskIs503WithRetryAfter) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // first disk probe
+  auto r = Post(R"({"event_id":"p1","type":"a"})");
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_NE(r.headers.find("Retry-After: 1"), std::string::npos) << r.headers;
+  EXPECT_NE(r.body.find("free disk"), std::string::npos) << r.body;
+  EXPECT_EQ(HttpGet(server_->url() + "/readyz").status, 503);
+}
+
+class BacklogPressureTest : public IngestHttpTest {
+  // No store consumer and a slow dedupe snapshot: the log backlog grows until the limit,
+  // then the next snapshot releases it.
+  std::string config() override {
+    return "[dedupe]\ncapacity_slots = 65536\nsnapshot_seconds = 3\n[store]\nenabled = false\n"
+           "[log]\nmax_unconsumed_bytes = 1048576\n";
+  }
+};
+
+TEST_F(BacklogPressureTest, UnconsumedLogIs503ThenRecovers) {
+  std::string batch;
+  int seq = 0;
+  bool saw_503 = false;
+  for (int i = 0; i < 200 && !saw_503; ++i) {
+    batch.clear();
+    for (int k = 0; k < 100; ++k) {
+      batch += R"({"event_id":"bp)" + std::to_string(seq++) + R"(","type":"a","properties":{"pad":")" +
+               std::string(100, 'x') + "\"}}\n";
+    }
+    auto r = Post(batch, {"Content-Type: application/x-ndjson"});
+    if (r.status == 503) {
+      saw_503 = true;
+      EXPECT_NE(r.headers.find("Retry-After"), std::string::npos);
+      EXPECT_NE(r.body.find("not yet stored"), std::string::npos) << r.body;
+    } else {
+      ASSERT_EQ(r.status, 202) << r.body;
+    }
+  }
+  ASSERT_TRUE(saw_503);
+  // Recovers by itself once the snapshot moves the consumer offset.
+  bool recovered = false;
+  for (int i = 0; i < 100 && !recovered; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    recovered = Post(R"({"event_id":"after","type":"a"})").status == 202;
+  }
+  EXPECT_TRUE(recovered);
+}
+
+}  // namespace
+}  // namespace sluice::test
