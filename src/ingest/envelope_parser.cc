@@ -63,17 +63,35 @@ std::string InvalidJson(simdjson::error_code err) {
     case simdjson::TAPE_ERROR:
       what = "malformed structure (commas, brackets, colons or trailing content)";
       break;
-    case simdjson::DEPTH_ERROR: what = "nested too deeply"; break;
-    case simdjson::STRING_ERROR: what = "bad string or escape"; break;
+    case simdjson::DEPTH_ERROR:
+      what = "nested too deeply";
+      break;
+    case simdjson::STRING_ERROR:
+      what = "bad string or escape";
+      break;
     case simdjson::T_ATOM_ERROR:
     case simdjson::F_ATOM_ERROR:
-    case simdjson::N_ATOM_ERROR: what = "bad literal (expected true, false or null)"; break;
-    case simdjson::NUMBER_ERROR: what = "bad number"; break;
-    case simdjson::UTF8_ERROR: what = "invalid UTF-8"; break;
-    case simdjson::UNESCAPED_CHARS: what = "unescaped control character in a string"; break;
-    case simdjson::UNCLOSED_STRING: what = "unclosed string"; break;
-    case simdjson::EMPTY: what = "no JSON value"; break;
-    default: what = simdjson::error_message(err); break;
+    case simdjson::N_ATOM_ERROR:
+      what = "bad literal (expected true, false or null)";
+      break;
+    case simdjson::NUMBER_ERROR:
+      what = "bad number";
+      break;
+    case simdjson::UTF8_ERROR:
+      what = "invalid UTF-8";
+      break;
+    case simdjson::UNESCAPED_CHARS:
+      what = "unescaped control character in a string";
+      break;
+    case simdjson::UNCLOSED_STRING:
+      what = "unclosed string";
+      break;
+    case simdjson::EMPTY:
+      what = "no JSON value";
+      break;
+    default:
+      what = simdjson::error_message(err);
+      break;
   }
   return std::string("invalid JSON: ") + what;
 }
@@ -100,13 +118,27 @@ void AppendJsonString(std::string_view s, std::string* out) {
     out->append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      case '\b': out->append("\\b"); break;
-      case '\f': out->append("\\f"); break;
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      case '\b':
+        out->append("\\b");
+        break;
+      case '\f':
+        out->append("\\f");
+        break;
       default: {
         const char u[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
         out->append(u, 6);
@@ -148,12 +180,24 @@ void AppendJson(element el, std::string* out) {
       out->push_back(']');
       break;
     }
-    case element_type::STRING: AppendJsonString(el.get_string().value_unsafe(), out); break;
-    case element_type::INT64: AppendNumber(el.get_int64().value_unsafe(), out); break;
-    case element_type::UINT64: AppendNumber(el.get_uint64().value_unsafe(), out); break;
-    case element_type::DOUBLE: AppendNumber(el.get_double().value_unsafe(), out); break;
-    case element_type::BOOL: out->append(el.get_bool().value_unsafe() ? "true" : "false"); break;
-    case element_type::NULL_VALUE: out->append("null"); break;
+    case element_type::STRING:
+      AppendJsonString(el.get_string().value_unsafe(), out);
+      break;
+    case element_type::INT64:
+      AppendNumber(el.get_int64().value_unsafe(), out);
+      break;
+    case element_type::UINT64:
+      AppendNumber(el.get_uint64().value_unsafe(), out);
+      break;
+    case element_type::DOUBLE:
+      AppendNumber(el.get_double().value_unsafe(), out);
+      break;
+    case element_type::BOOL:
+      out->append(el.get_bool().value_unsafe() ? "true" : "false");
+      break;
+    case element_type::NULL_VALUE:
+      out->append("null");
+      break;
   }
 }
 
@@ -233,7 +277,8 @@ void CollectFields(simdjson::dom::object obj, Fields* f) {
       case 12:
         if (k == "anonymous_id") f->anon.Offer(0, k, kv.value);
         break;
-      default: break;
+      default:
+        break;
     }
   }
 }
@@ -243,13 +288,21 @@ void CollectFields(simdjson::dom::object obj, Fields* f) {
 bool GetIdLike(const Field& f, std::string* out, std::string* error) {
   if (!f.present()) return true;
   switch (f.value.type()) {
-    case element_type::STRING: out->assign(f.value.get_string().value_unsafe()); return true;
-    case element_type::INT64: AppendNumber(f.value.get_int64().value_unsafe(), out); return true;
-    case element_type::UINT64: AppendNumber(f.value.get_uint64().value_unsafe(), out); return true;
+    case element_type::STRING:
+      out->assign(f.value.get_string().value_unsafe());
+      return true;
+    case element_type::INT64:
+      AppendNumber(f.value.get_int64().value_unsafe(), out);
+      return true;
+    case element_type::UINT64:
+      AppendNumber(f.value.get_uint64().value_unsafe(), out);
+      return true;
     case element_type::DOUBLE:
       AppendNumber(f.value.get_double().value_unsafe(), out);
       return true;
-    default: *error = Quoted(f.key) + " must be a string"; return false;
+    default:
+      *error = Quoted(f.key) + " must be a string";
+      return false;
   }
 }
 
@@ -262,6 +315,20 @@ bool GetObject(const Field& f, std::string* out, std::string* error) {
   out->clear();
   AppendJson(f.value, out);
   return true;
+}
+
+// The timestamp field, already known to be a string or a number.
+Result<int64_t> TimestampOf(element v) {
+  switch (v.type()) {
+    case element_type::STRING:
+      return ParseTimestampString(v.get_string().value_unsafe());
+    case element_type::INT64:
+      return TimestampFromInteger(v.get_int64().value_unsafe());
+    case element_type::UINT64:  // above INT64_MAX: nanoseconds in 2262..2554, always valid
+      return static_cast<int64_t>(v.get_uint64().value_unsafe() / 1000);
+    default:
+      return TimestampFromNumber(v.get_double().value_unsafe());
+  }
 }
 
 bool FillEvent(simdjson::dom::object obj, const ParseContext& ctx, Event* e, std::string* error) {
@@ -289,9 +356,15 @@ bool FillEvent(simdjson::dom::object obj, const ParseContext& ctx, Event* e, std
       }
       // Integer ids (some APIs send database keys) become their decimal text; a fraction
       // or exponent has no canonical text, so doubles are refused.
-      case element_type::INT64: AppendNumber(f.id.value.get_int64().value_unsafe(), &e->event_id); break;
-      case element_type::UINT64: AppendNumber(f.id.value.get_uint64().value_unsafe(), &e->event_id); break;
-      default: *error = Quoted(f.id.key) + " must be a string"; return false;
+      case element_type::INT64:
+        AppendNumber(f.id.value.get_int64().value_unsafe(), &e->event_id);
+        break;
+      case element_type::UINT64:
+        AppendNumber(f.id.value.get_uint64().value_unsafe(), &e->event_id);
+        break;
+      default:
+        *error = Quoted(f.id.key) + " must be a string";
+        return false;
     }
   }
 
@@ -324,14 +397,7 @@ bool FillEvent(simdjson::dom::object obj, const ParseContext& ctx, Event* e, std
       *error = "\"timestamp\" must be a string or number";
       return false;
     }
-    Result<int64_t> ts =
-        t == element_type::STRING  ? ParseTimestampString(v.get_string().value_unsafe())
-        : t == element_type::INT64 ? TimestampFromInteger(v.get_int64().value_unsafe())
-        : t == element_type::DOUBLE
-            ? TimestampFromNumber(v.get_double().value_unsafe())
-            // Above INT64_MAX: nanoseconds past year 2262 at the least; as a double it
-            // gets the same range check and message as any other number.
-            : TimestampFromNumber(static_cast<double>(v.get_uint64().value_unsafe()));
+    Result<int64_t> ts = TimestampOf(v);
     if (!ts.ok()) {
       // Timestamp messages read "timestamp: <why>"; the JSON field name is quoted here.
       std::string_view why = ts.status().message();
@@ -461,8 +527,7 @@ void SplitLines(std::string_view body, std::vector<std::string_view>* lines) {
   }
 }
 
-Status ParseNdjson(Scratch& s, std::string_view body, const ParseContext& ctx,
-                   ParsedBody* out) {
+Status ParseNdjson(Scratch& s, std::string_view body, const ParseContext& ctx, ParsedBody* out) {
   const EnvelopeLimits& limits = ctx.limits;
   SplitLines(body, &s.lines);
   if (s.lines.size() > limits.max_events_per_request) {

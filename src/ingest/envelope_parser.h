@@ -43,10 +43,10 @@ struct EventError {
 };
 
 struct ParsedBody {
-  std::vector<Event> events;       // the valid ones, in input order
-  std::vector<size_t> event_index; // input index of each valid event
-  std::vector<EventError> errors;  // one per invalid element
-  size_t total = 0;                // elements seen
+  std::vector<Event> events;        // the valid ones, in input order
+  std::vector<size_t> event_index;  // input index of each valid event
+  std::vector<EventError> errors;   // one per invalid element
+  size_t total = 0;                 // elements seen
 };
 
 struct ParseContext {

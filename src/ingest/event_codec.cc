@@ -22,13 +22,17 @@ void SetFixed32(char* p, uint32_t v) {
 
 uint32_t GetFixed32(const char* p) {
   uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  for (int i = 0; i < 4; ++i) {
+    v |= static_cast<uint32_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  }
   return v;
 }
 
 uint64_t GetFixed64(const char* p) {
   uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  for (int i = 0; i < 8; ++i) {
+    v |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  }
   return v;
 }
 
@@ -116,9 +120,9 @@ bool EventBatchReader::Next(Event* e, Status* status) {
   }
   if (seen_ == count_) {
     if (!rest_.empty()) {
-      *status = Status::Corruption("event batch: " + std::to_string(rest_.size()) +
-                                   " bytes after the last of " + std::to_string(count_) +
-                                   " events");
+      *status =
+          Status::Corruption("event batch: " + std::to_string(rest_.size()) +
+                             " bytes after the last of " + std::to_string(count_) + " events");
     }
     return false;
   }

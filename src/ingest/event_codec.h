@@ -1,9 +1,10 @@
 // The binary form of events inside a log record (RecordType::kEventBatch).
 //
 // A batch payload is [u32 count] then `count` events, each [u32 length][fields] (u32 are
-// little-endian); fields are varint-length-prefixed (LEB128) strings (tenant, event_id, type, user_id, anonymous_id,
-// properties, context, source), two fixed little-endian i64 (ts_us, received_at_us) and a
-// flags byte (bit 0: id_assigned). The per-event length lets a reader skip events cheaply.
+// little-endian); fields are varint-length-prefixed (LEB128) strings (tenant, event_id, type,
+// user_id, anonymous_id, properties, context, source), two fixed little-endian i64 (ts_us,
+// received_at_us) and a flags byte (bit 0: id_assigned). The per-event length lets a reader skip
+// events cheaply.
 #pragma once
 
 #include <cstdint>

@@ -15,9 +15,9 @@ constexpr int64_t kMicrosPerDay = 86400 * kMicrosPerSecond;
 constexpr int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
   y -= m <= 2;
   const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);              // [0, 399]
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);            // [0, 399]
   const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;  // [0, 365]
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;            // [0, 146096]
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;           // [0, 146096]
   return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
 
@@ -118,8 +118,10 @@ Result<int64_t> ParseNumericString(std::string_view s) {
   }
   // Unit by magnitude as in TimestampFromInteger (|x| < 1e11 iff its integer part is), as
   // a power of ten: µs = x * 10^scale.
-  const int scale = whole < 100000000000ull ? 6 : whole < 100000000000000ull ? 3
-                    : whole < 100000000000000000ull ? 0 : -3;
+  const int scale = whole < 100000000000ull         ? 6
+                    : whole < 100000000000000ull    ? 3
+                    : whole < 100000000000000000ull ? 0
+                                                    : -3;
   const std::string_view frac = s.substr(frac_begin, frac_end - frac_begin);
   int64_t mag = static_cast<int64_t>(whole);  // |x| in µs, floored; < 1e17, no overflow
   bool inexact = false;                       // whether |x| had a sub-µs rest

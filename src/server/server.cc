@@ -251,7 +251,10 @@ void Server::HandleEvents(HttpRequest req, Reply reply) {
   Status ps = ParseBody(body, format, ctx, &parsed);
   if (!ps.ok()) {
     metrics_.events_rejected.fetch_add(1, std::memory_order_relaxed);
-    return fail(JsonError(http::status::bad_request, ps.message(), v));
+    return fail(JsonError(ps.code() == Status::Code::kResourceExhausted
+                              ? http::status::payload_too_large
+                              : http::status::bad_request,
+                          ps.message(), v));
   }
   metrics_.events_rejected.fetch_add(parsed.errors.size(), std::memory_order_relaxed);
   std::string errors = "[";
