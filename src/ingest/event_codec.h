@@ -32,6 +32,9 @@ class EventBatchWriter {
     ++count_;
   }
   uint32_t count() const { return count_; }
+  // The bytes so far; events added since size() was x start at data()[x].
+  size_t size() const { return buf_.size(); }
+  std::string_view data() const { return buf_; }
   // Finishes and returns the payload; the writer is empty afterwards.
   std::string Finish();
 

@@ -46,47 +46,48 @@ Status Ingestor::Recover(uint64_t* replayed_ids) {
 Result<SubmitResult> Ingestor::Submit(std::vector<Event>* events) {
   SubmitResult r;
   // Hash and encode outside the lock; only the index and the append are serialized.
-  std::vector<Fingerprint> fps(events->size());
-  std::vector<uint32_t> ends(events->size());
-  std::string encoded;
-  encoded.reserve(events->size() * 256);
-  for (size_t i = 0; i < events->size(); ++i) {
+  // Events are encoded straight into the batch, which is the payload when (as usual)
+  // none of them is a duplicate.
+  const size_t n = events->size();
+  std::vector<Fingerprint> fps(n);
+  std::vector<size_t> ends(n);
+  EventBatchWriter all;
+  const size_t first = all.size();  // past the batch's count prefix
+  for (size_t i = 0; i < n; ++i) {
     const Event& e = (*events)[i];
     if (!e.id_assigned) fps[i] = FingerprintOf(e.tenant, e.event_id);
-    EncodeEvent(e, &encoded);
-    ends[i] = static_cast<uint32_t>(encoded.size());
+    all.Add(e);
+    ends[i] = all.size();
   }
-  std::vector<bool> fresh(events->size(), true);
+  std::vector<bool> fresh(n, true);
   std::lock_guard<std::mutex> lock(mu_);
-  for (size_t i = 0; i < events->size(); ++i) {
+  for (size_t i = 0; i < n; ++i) {
     if (!(*events)[i].id_assigned && !index_.Insert(fps[i])) {
       fresh[i] = false;
       ++r.duplicates;
     }
   }
-  r.accepted = events->size() - r.duplicates;
+  r.accepted = n - r.duplicates;
   if (r.accepted == 0) {
     // Every event was seen before: ack once whatever holds their first copies is durable.
     r.wait_offset = log_->end_offset();
     return r;
   }
-  EventBatchWriter writer;
+  std::string payload;
   if (r.duplicates == 0) {
-    for (size_t i = 0; i < events->size(); ++i) {
-      size_t begin = i == 0 ? 0 : ends[i - 1];
-      writer.AddEncoded(std::string_view(encoded).substr(begin, ends[i] - begin));
-    }
+    payload = all.Finish();
   } else {
-    for (size_t i = 0; i < events->size(); ++i) {
+    EventBatchWriter some;
+    for (size_t i = 0; i < n; ++i) {
       if (!fresh[i]) continue;
-      size_t begin = i == 0 ? 0 : ends[i - 1];
-      writer.AddEncoded(std::string_view(encoded).substr(begin, ends[i] - begin));
+      size_t begin = i == 0 ? first : ends[i - 1];
+      some.AddEncoded(all.data().substr(begin, ends[i] - begin));
     }
+    payload = some.Finish();
   }
-  std::string payload = writer.Finish();
   Result<uint64_t> off = log_->Append(RecordType::kEventBatch, payload);
   if (!off.ok()) {
-    for (size_t i = 0; i < events->size(); ++i) {
+    for (size_t i = 0; i < n; ++i) {
       if (fresh[i] && !(*events)[i].id_assigned) index_.Erase(fps[i]);
     }
     return off.status();

@@ -31,18 +31,18 @@
 namespace sluice {
 
 struct LogOptions {
-  std::string dir;                           // created if missing
-  uint64_t segment_bytes = 128ull << 20;     // roll to a new segment past this size
-  bool fsync = true;                         // false only in unit tests that measure nothing durable
-  uint64_t max_pending_bytes = 256ull << 20; // Append() fails with Unavailable past this
+  std::string dir;                        // created if missing
+  uint64_t segment_bytes = 128ull << 20;  // roll to a new segment past this size
+  bool fsync = true;                      // false only in unit tests that measure nothing durable
+  uint64_t max_pending_bytes = 256ull << 20;  // Append() fails with Unavailable past this
 };
 
 // What Open() found and repaired; logged at start-up.
 struct RecoveryReport {
   int segments = 0;
   uint64_t records = 0;
-  uint64_t truncated_bytes = 0;  // cut off a torn/corrupt tail
-  uint64_t skipped_bytes = 0;    // corrupt bytes skipped between valid records
+  uint64_t truncated_bytes = 0;    // cut off a torn/corrupt tail
+  uint64_t skipped_bytes = 0;      // corrupt bytes skipped between valid records
   std::vector<std::string> notes;  // one human-readable line per repair
 };
 
