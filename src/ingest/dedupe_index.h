@@ -2,8 +2,9 @@
 // same event delivered again is acknowledged as a duplicate and never written twice
 // (SPEC §1.2). Enforced before the log append (ingest/ingestor.h).
 //
-// Keys are 128-bit fingerprints (common/fingerprint.h); a match is trusted without
-// verification because a false match is ~1e-21 likely at 1e9 ids.
+// Keys are 128-bit fingerprints (common/fingerprint.h) of which 125 bits are compared: the
+// low 3 bits of each slot hold its generation. A match is trusted without verification:
+// a false match among 1e9 ids is ~n^2/2^126 ~ 1.2e-20 likely (SPEC asks <= 1e-12).
 //
 // Memory is fixed by configuration: an open-addressing table of 16-byte slots, linear
 // probing, at most 80% full. The window is bounded by count: ids are grouped into
