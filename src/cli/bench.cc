@@ -97,7 +97,8 @@ int ReadResponse(int fd, std::string* buf, std::string* body) {
   size_t len = 0;
   auto cl = buf->find("ontent-Length:");
   if (cl == std::string::npos) cl = buf->find("ontent-length:");
-  if (cl != std::string::npos && cl < header_end) len = std::strtoull(buf->c_str() + cl + 14, nullptr, 10);
+  if (cl != std::string::npos && cl < header_end)
+    len = std::strtoull(buf->c_str() + cl + 14, nullptr, 10);
   while (buf->size() < header_end + 4 + len) {
     char tmp[8192];
     ssize_t r = ::recv(fd, tmp, sizeof tmp, 0);
@@ -251,8 +252,8 @@ int RunBench(const BenchFlags& f) {
         std::string req = head_prefix + std::to_string(t.body.size()) + "\r\n\r\n";
         if (interval > 0) {
           std::this_thread::sleep_until(next_send);
-          next_send += std::chrono::duration_cast<Clock::duration>(
-              std::chrono::duration<double>(interval));
+          next_send +=
+              std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(interval));
         }
         if (fd < 0) {
           fd = Connect(ep);

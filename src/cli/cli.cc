@@ -1,5 +1,6 @@
 #include "cli/cli.h"
 
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -75,7 +76,11 @@ int RunCli(int argc, char** argv) {
     return app.exit(e);
   }
 
+  // Logs go to stderr: stdout belongs to command output (export-ids, query results).
+  spdlog::set_default_logger(spdlog::stderr_color_mt("sluice"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  // Offline commands print their own summary; their start-up chatter is noise.
+  if (!serve->parsed()) spdlog::set_level(spdlog::level::warn);
   if (bench_cmd->parsed()) return RunBench(bench);
 
   auto config = ResolveConfig(flags);

@@ -19,11 +19,10 @@ int RunExportIds(const Config& config, const ExportIdsFlags& flags) {
     s = Status::InvalidArgument("the store is disabled in the configuration ([store] enabled)");
   }
   if (s.ok()) {
-    s = (*engine)->store()->ForEachEventId(flags.tenant,
-                                           [](std::string_view, std::string_view id) {
-                                             std::fwrite(id.data(), 1, id.size(), stdout);
-                                             std::fputc('\n', stdout);
-                                           });
+    s = (*engine)->store()->ForEachEventId(flags.tenant, [](std::string_view, std::string_view id) {
+      std::fwrite(id.data(), 1, id.size(), stdout);
+      std::fputc('\n', stdout);
+    });
   }
   if (s.ok()) s = (*engine)->Close();
   if (std::fflush(stdout) != 0 && s.ok()) s = Status::IOError("cannot write to stdout");

@@ -138,7 +138,8 @@ class HttpSink : public BatchSink {
         return Status::Unavailable("server answered " + std::to_string(status) + ": " +
                                    (rc != CURLE_OK ? curl_easy_strerror(rc) : reply));
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(2000, 50 << std::min(attempt, 6))));
+      std::this_thread::sleep_for(
+          std::chrono::milliseconds(std::min(2000, 50 << std::min(attempt, 6))));
     }
   }
   Status Finish() override { return Status::OK(); }
@@ -236,20 +237,18 @@ int RunImport(const Config& config, const ImportFlags& flags) {
     std::fprintf(stderr, "sluice import: %s\n", s.message().c_str());
     return 1;
   }
-  double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (t.errors > kMaxShownErrors) {
     std::fprintf(stderr, "sluice import: ... and %llu more errors\n",
                  static_cast<unsigned long long>(t.errors - kMaxShownErrors));
   }
-  std::fprintf(stderr,
-               "imported %llu events: %llu new, %llu duplicates, %llu invalid in %.2fs "
-               "(%.0f events/s)\n",
-               static_cast<unsigned long long>(t.elements),
-               static_cast<unsigned long long>(t.accepted),
-               static_cast<unsigned long long>(t.duplicates),
-               static_cast<unsigned long long>(t.errors), secs,
-               secs > 0 ? static_cast<double>(t.elements) / secs : 0.0);
+  std::fprintf(
+      stderr,
+      "imported %llu events: %llu new, %llu duplicates, %llu invalid in %.2fs "
+      "(%.0f events/s)\n",
+      static_cast<unsigned long long>(t.elements), static_cast<unsigned long long>(t.accepted),
+      static_cast<unsigned long long>(t.duplicates), static_cast<unsigned long long>(t.errors),
+      secs, secs > 0 ? static_cast<double>(t.elements) / secs : 0.0);
   return t.errors > 0 && t.accepted + t.duplicates == 0 ? 1 : 0;
 }
 

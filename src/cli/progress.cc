@@ -34,15 +34,15 @@ void Progress::Draw(bool force) {
     int width = 30;
     int filled = static_cast<int>(width * static_cast<double>(done_) / static_cast<double>(total_));
     if (filled > width) filled = width;
-    std::fprintf(stderr, "\r%s [%.*s%*s] %3.0f%% %.1f/%.1f MiB %llu events %.0f/s ",
-                 label_.c_str(), filled, "##############################", width - filled, "",
+    std::fprintf(stderr, "\r%s [%.*s%*s] %3.0f%% %.1f/%.1f MiB %llu events %.0f/s ", label_.c_str(),
+                 filled, "##############################", width - filled, "",
                  100.0 * static_cast<double>(done_) / static_cast<double>(total_),
                  static_cast<double>(done_) / 1048576.0, static_cast<double>(total_) / 1048576.0,
                  static_cast<unsigned long long>(events_), rate);
   } else {
     std::fprintf(stderr, "\r%s %.1f MiB %llu events %.0f/s ", label_.c_str(),
-                 static_cast<double>(done_) / 1048576.0,
-                 static_cast<unsigned long long>(events_), rate);
+                 static_cast<double>(done_) / 1048576.0, static_cast<unsigned long long>(events_),
+                 rate);
   }
   std::fflush(stderr);
 }

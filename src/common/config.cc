@@ -38,8 +38,8 @@ Status ReadString(const toml::table& t, const std::string& file, const char* sec
   return Status::OK();
 }
 
-Status ReadBool(const toml::table& t, const std::string& file, const char* section,
-                const char* key, bool* out) {
+Status ReadBool(const toml::table& t, const std::string& file, const char* section, const char* key,
+                bool* out) {
   const toml::node* n = t.at_path(std::string(section) + "." + key).node();
   if (n == nullptr) return Status::OK();
   auto v = n->value<bool>();
@@ -68,31 +68,34 @@ Result<Config> LoadConfig(const std::string& path) {
   SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "server", "io_threads", &c.io_threads, 1));
   SLUICE_RETURN_IF_ERROR(ReadString(t, f, "storage", "data_dir", &c.data_dir));
   SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "ingest", "max_event_bytes", &c.max_event_bytes, 256));
-  SLUICE_RETURN_IF_ERROR(
-      ReadInt(t, f, "ingest", "max_request_bytes", &c.max_request_bytes, 1024));
+  SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "ingest", "max_request_bytes", &c.max_request_bytes, 1024));
   SLUICE_RETURN_IF_ERROR(
       ReadInt(t, f, "ingest", "max_inflight_bytes", &c.max_inflight_bytes, 1 << 20));
   SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "log", "segment_bytes", &c.segment_bytes, 1 << 16));
   SLUICE_RETURN_IF_ERROR(
       ReadInt(t, f, "log", "max_unconsumed_bytes", &c.max_unconsumed_bytes, 1 << 20));
-  SLUICE_RETURN_IF_ERROR(
-      ReadInt(t, f, "log", "min_free_disk_bytes", &c.min_free_disk_bytes, 0));
-  SLUICE_RETURN_IF_ERROR(
-      ReadInt(t, f, "dedupe", "capacity_slots", &c.dedupe_capacity_slots, 1024));
+  SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "log", "min_free_disk_bytes", &c.min_free_disk_bytes, 0));
+  SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "dedupe", "capacity_slots", &c.dedupe_capacity_slots, 1024));
   SLUICE_RETURN_IF_ERROR(
       ReadInt(t, f, "dedupe", "snapshot_seconds", &c.dedupe_snapshot_seconds, 1));
   SLUICE_RETURN_IF_ERROR(ReadBool(t, f, "store", "enabled", &c.store_enabled));
   SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "store", "batch_ms", &c.store_batch_ms, 1));
   SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "store", "batch_events", &c.store_batch_events, 1));
   // Unknown keys are mistakes worth naming (a typo silently ignored is a config bug).
-  static const char* known[][2] = {
-      {"server", "listen"},           {"server", "io_threads"},
-      {"storage", "data_dir"},        {"ingest", "max_event_bytes"},
-      {"ingest", "max_request_bytes"}, {"ingest", "max_inflight_bytes"},
-      {"log", "segment_bytes"},       {"log", "max_unconsumed_bytes"},
-      {"log", "min_free_disk_bytes"}, {"dedupe", "capacity_slots"},
-      {"dedupe", "snapshot_seconds"}, {"store", "enabled"},
-      {"store", "batch_ms"},          {"store", "batch_events"}};
+  static const char* known[][2] = {{"server", "listen"},
+                                   {"server", "io_threads"},
+                                   {"storage", "data_dir"},
+                                   {"ingest", "max_event_bytes"},
+                                   {"ingest", "max_request_bytes"},
+                                   {"ingest", "max_inflight_bytes"},
+                                   {"log", "segment_bytes"},
+                                   {"log", "max_unconsumed_bytes"},
+                                   {"log", "min_free_disk_bytes"},
+                                   {"dedupe", "capacity_slots"},
+                                   {"dedupe", "snapshot_seconds"},
+                                   {"store", "enabled"},
+                                   {"store", "batch_ms"},
+                                   {"store", "batch_events"}};
   for (auto& [section, node] : t) {
     const toml::table* st = node.as_table();
     if (st == nullptr) {
@@ -103,9 +106,8 @@ Result<Config> LoadConfig(const std::string& path) {
       bool ok = false;
       for (auto& k : known) ok |= (section.str() == k[0] && key.str() == k[1]);
       if (!ok) {
-        return Status::InvalidArgument(fmt::format("{}: unknown key [{}] {}", f,
-                                                   std::string(section.str()),
-                                                   std::string(key.str())));
+        return Status::InvalidArgument(fmt::format(
+            "{}: unknown key [{}] {}", f, std::string(section.str()), std::string(key.str())));
       }
     }
   }

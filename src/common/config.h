@@ -17,12 +17,12 @@ struct Config {
   std::string data_dir = "./data";
   // [ingest]
   uint64_t max_event_bytes = 32 * 1024;
-  uint64_t max_request_bytes = 5ull << 20;      // after decompression
-  uint64_t max_inflight_bytes = 256ull << 20;   // request bodies held in memory at once
+  uint64_t max_request_bytes = 5ull << 20;     // after decompression
+  uint64_t max_inflight_bytes = 256ull << 20;  // request bodies held in memory at once
   // [log]
   uint64_t segment_bytes = 128ull << 20;
-  uint64_t max_unconsumed_bytes = 8ull << 30;   // 503 past this much log not yet consumed
-  uint64_t min_free_disk_bytes = 1ull << 30;    // 503 when the data dir's disk has less
+  uint64_t max_unconsumed_bytes = 8ull << 30;  // 503 past this much log not yet consumed
+  uint64_t min_free_disk_bytes = 1ull << 30;   // 503 when the data dir's disk has less
   // [dedupe]
   uint64_t dedupe_capacity_slots = 1ull << 24;  // 256 MiB, remembers >= 11.7M ids
   int dedupe_snapshot_seconds = 60;

@@ -17,12 +17,12 @@ class Status {
  public:
   enum class Code {
     kOk = 0,
-    kInvalidArgument,   // bad input from a client or a config file
+    kInvalidArgument,  // bad input from a client or a config file
     kNotFound,
-    kCorruption,        // bytes on disk that fail their checksum
+    kCorruption,  // bytes on disk that fail their checksum
     kIOError,
-    kUnavailable,       // transient: retry later (backpressure, shutting down)
-    kResourceExhausted, // a configured limit was hit
+    kUnavailable,        // transient: retry later (backpressure, shutting down)
+    kResourceExhausted,  // a configured limit was hit
     kPermissionDenied,
     kUnauthenticated,
     kInternal,
@@ -30,7 +30,9 @@ class Status {
 
   Status() = default;
   static Status OK() { return Status(); }
-  static Status InvalidArgument(std::string m) { return Status(Code::kInvalidArgument, std::move(m)); }
+  static Status InvalidArgument(std::string m) {
+    return Status(Code::kInvalidArgument, std::move(m));
+  }
   static Status NotFound(std::string m) { return Status(Code::kNotFound, std::move(m)); }
   static Status Corruption(std::string m) { return Status(Code::kCorruption, std::move(m)); }
   static Status IOError(std::string m) { return Status(Code::kIOError, std::move(m)); }
@@ -63,8 +65,8 @@ class Status {
 template <typename T>
 class Result {
  public:
-  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
-  Result(Status status) : v_(std::move(status)) {} // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
+  Result(Status status) : v_(std::move(status)) {}  // NOLINT: implicit by design
 
   bool ok() const { return std::holds_alternative<T>(v_); }
   const Status& status() const {
@@ -82,10 +84,10 @@ class Result {
   std::variant<T, Status> v_;
 };
 
-#define SLUICE_RETURN_IF_ERROR(expr)        \
-  do {                                      \
-    ::sluice::Status _st = (expr);          \
-    if (!_st.ok()) return _st;              \
+#define SLUICE_RETURN_IF_ERROR(expr) \
+  do {                               \
+    ::sluice::Status _st = (expr);   \
+    if (!_st.ok()) return _st;       \
   } while (0)
 
 }  // namespace sluice

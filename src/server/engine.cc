@@ -31,12 +31,12 @@ Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, bool start_co
   uint64_t replayed = 0;
   auto t0 = std::chrono::steady_clock::now();
   SLUICE_RETURN_IF_ERROR(e->ingestor_->Recover(&replayed));
-  spdlog::info("dedupe: {} ids remembered ({} replayed from the log in {} ms), window >= {} ids",
-               e->ingestor_->dedupe_size(), replayed,
-               std::chrono::duration_cast<std::chrono::milliseconds>(
-                   std::chrono::steady_clock::now() - t0)
-                   .count(),
-               e->ingestor_->dedupe_window());
+  spdlog::info(
+      "dedupe: {} ids remembered ({} replayed from the log in {} ms), window >= {} ids",
+      e->ingestor_->dedupe_size(), replayed,
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count(),
+      e->ingestor_->dedupe_window());
 
   if (config.store_enabled) {
     auto store = EventStore::Open(paths.store());

@@ -29,7 +29,7 @@ class Engine {
 
   Log* log() { return log_.get(); }
   Ingestor* ingestor() { return ingestor_.get(); }
-  EventStore* store() { return store_.get(); }         // null when the store is disabled
+  EventStore* store() { return store_.get(); }           // null when the store is disabled
   StoreConsumer* consumer() { return consumer_.get(); }  // null when not started
 
  private:

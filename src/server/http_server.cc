@@ -13,11 +13,21 @@ std::string JsonEscape(std::string_view s) {
   out.reserve(s.size() + 2);
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -41,8 +51,7 @@ HttpResponse JsonError(http::status status, const std::string& message, unsigned
 
 class HttpServer::Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, HttpServer* server)
-      : stream_(std::move(socket)), server_(server) {}
+  Session(tcp::socket&& socket, HttpServer* server) : stream_(std::move(socket)), server_(server) {}
 
   void Start() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
@@ -55,10 +64,9 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     parser_->header_limit(64 * 1024);
     parser_->body_limit(server_->router_->body_limit());
     stream_.expires_after(std::chrono::seconds(120));
-    http::async_read_header(stream_, buffer_, *parser_,
-                            [self = shared_from_this()](beast::error_code ec, size_t) {
-                              self->OnHeader(ec);
-                            });
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(beast::error_code ec) {
@@ -74,7 +82,7 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     // Expect: 100-continue clients wait for this before sending the body.
     if (header[http::field::expect] == "100-continue") {
       auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
-                                                                      header.version());
+                                                                     header.version());
       http::async_write(stream_, *cont,
                         [self = shared_from_this(), cont](beast::error_code ec, size_t) {
                           if (ec) return self->Close();
@@ -86,10 +94,9 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
   }
 
   void ReadBody() {
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
-                       self->OnBody(ec);
-                     });
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
   }
 
   void OnBody(beast::error_code ec) {
@@ -133,14 +140,14 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     bool close = !keep_alive_ || !res.keep_alive() || !server_->accepting_.load();
     res.keep_alive(!close);
     auto sp = std::make_shared<HttpResponse>(std::move(res));
-    http::async_write(stream_, *sp,
-                      [self = shared_from_this(), sp, close, counted](beast::error_code ec,
-                                                                     size_t) {
-                        if (counted) self->server_->router_->Release(self->admitted_);
-                        self->admitted_ = 0;
-                        if (ec || close) return self->Close();
-                        self->ReadHeader();
-                      });
+    http::async_write(
+        stream_, *sp,
+        [self = shared_from_this(), sp, close, counted](beast::error_code ec, size_t) {
+          if (counted) self->server_->router_->Release(self->admitted_);
+          self->admitted_ = 0;
+          if (ec || close) return self->Close();
+          self->ReadHeader();
+        });
   }
 
   void Close() {
@@ -158,7 +165,11 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
 };
 
 HttpServer::HttpServer(Router* router, int threads)
-    : router_(router), threads_(threads), ioc_(threads), acceptor_(net::make_strand(ioc_)) {}
+    : router_(router),
+      threads_(threads),
+      ioc_(threads),
+      work_(net::make_work_guard(ioc_)),
+      acceptor_(net::make_strand(ioc_)) {}
 
 HttpServer::~HttpServer() { Stop(); }
 
@@ -205,6 +216,7 @@ void HttpServer::StopAccepting() {
 
 void HttpServer::Stop() {
   accepting_.store(false);
+  work_.reset();
   ioc_.stop();
   for (auto& t : pool_) {
     if (t.joinable()) t.join();

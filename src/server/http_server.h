@@ -61,6 +61,9 @@ class HttpServer {
   Router* router_;
   int threads_;
   boost::asio::io_context ioc_;
+  // Keeps run() going while requests wait for their fsync: such a session has no pending
+  // I/O, and without the guard the io threads would exit and its reply never be sent.
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::vector<std::thread> pool_;
   uint16_t bound_port_ = 0;

@@ -14,8 +14,7 @@ void LatencyHistogram::Observe(double seconds) {
 
 void LatencyHistogram::Render(const std::string& name, const std::string& help,
                               std::string* out) const {
-  fmt::format_to(std::back_inserter(*out), "# HELP {} {}\n# TYPE {} histogram\n", name, help,
-                 name);
+  fmt::format_to(std::back_inserter(*out), "# HELP {} {}\n# TYPE {} histogram\n", name, help, name);
   uint64_t cum = 0;
   for (size_t i = 0; i < kBounds.size(); ++i) {
     cum += buckets_[i].load(std::memory_order_relaxed);
@@ -37,15 +36,15 @@ void ServerMetrics::RenderRequests(std::string* out) const {
   *out += "# TYPE sluice_http_requests_total counter\n";
   for (const auto& [k, v] : requests_) {
     fmt::format_to(std::back_inserter(*out),
-                   "sluice_http_requests_total{{route=\"{}\",code=\"{}\"}} {}\n", k.first,
-                   k.second, v);
+                   "sluice_http_requests_total{{route=\"{}\",code=\"{}\"}} {}\n", k.first, k.second,
+                   v);
   }
 }
 
 void RenderMetric(std::string* out, const char* name, const char* type, const char* help,
                   double value) {
-  fmt::format_to(std::back_inserter(*out), "# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help,
-                 name, type, name, value);
+  fmt::format_to(std::back_inserter(*out), "# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name,
+                 type, name, value);
 }
 
 }  // namespace sluice

@@ -100,12 +100,16 @@ Status Server::Shutdown() {
     while (http_->inflight() > 0 && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
+    if (http_->inflight() > 0) {
+      spdlog::warn("shutdown: {} request(s) still unanswered after 30 s", http_->inflight());
+    }
     // Give the io threads a moment to flush the last responses onto their sockets.
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     http_->Stop();
   }
   stopping_.store(true);
   if (maintenance_.joinable()) maintenance_.join();
+  spdlog::info("shutdown: HTTP stopped; closing the engine");
   if (engine_) result = engine_->Close();
   std::error_code ec;
   std::filesystem::remove(DataDirPaths(config_.data_dir).address(), ec);
@@ -135,7 +139,8 @@ void Server::MaintenanceLoop() {
 }
 
 std::string Server::PressureReason() const {
-  uint64_t unconsumed = log_->end_offset() - std::min(log_->end_offset(), log_->MinConsumerOffset());
+  uint64_t unconsumed =
+      log_->end_offset() - std::min(log_->end_offset(), log_->MinConsumerOffset());
   // The dedupe snapshot consumer moves only every snapshot interval; what matters for
   // memory/disk is what the store has not yet taken.
   if (consumer_) {
@@ -279,7 +284,8 @@ void Server::HandleEvents(HttpRequest req, Reply reply) {
       return fail(Unavailable(submitted.status().message(), v));
     }
     spdlog::error("ingest failed: {}", submitted.status().ToString());
-    return fail(JsonError(http::status::internal_server_error, "the event log could not be written", v));
+    return fail(
+        JsonError(http::status::internal_server_error, "the event log could not be written", v));
   }
   const SubmitResult r = *submitted;
   std::string ok_body = "{\"accepted\":" + std::to_string(r.accepted) +
@@ -319,8 +325,7 @@ HttpResponse Server::Metrics(unsigned version) {
   RenderMetric(&out, "sluice_ingest_bytes_total", "counter",
                "Request body bytes after decompression.",
                static_cast<double>(metrics_.ingest_bytes.load()));
-  RenderMetric(&out, "sluice_ingest_wire_bytes_total", "counter",
-               "Request body bytes as received.",
+  RenderMetric(&out, "sluice_ingest_wire_bytes_total", "counter", "Request body bytes as received.",
                static_cast<double>(metrics_.ingest_wire_bytes.load()));
   RenderMetric(&out, "sluice_backpressure_rejections_total", "counter",
                "Requests answered 503 because of a configured limit.",
@@ -345,9 +350,10 @@ HttpResponse Server::Metrics(unsigned version) {
   if (consumer_) {
     RenderMetric(&out, "sluice_store_rows_total", "counter", "Events written to the store.",
                  static_cast<double>(consumer_->rows_written()));
-    RenderMetric(&out, "sluice_store_lag_bytes", "gauge", "Log bytes not yet in the store.",
-                 static_cast<double>(log_->durable_offset() -
-                                     std::min(log_->durable_offset(), consumer_->applied_offset())));
+    RenderMetric(
+        &out, "sluice_store_lag_bytes", "gauge", "Log bytes not yet in the store.",
+        static_cast<double>(log_->durable_offset() -
+                            std::min(log_->durable_offset(), consumer_->applied_offset())));
   }
   RenderMetric(&out, "sluice_inflight_body_bytes", "gauge", "Request body bytes held in memory.",
                static_cast<double>(inflight_bytes_.load()));

@@ -54,8 +54,8 @@ class Server : public Router {
 
   Config config_;
   std::unique_ptr<Engine> engine_;
-  Log* log_ = nullptr;            // engine_'s
-  Ingestor* ingestor_ = nullptr;  // engine_'s
+  Log* log_ = nullptr;                 // engine_'s
+  Ingestor* ingestor_ = nullptr;       // engine_'s
   StoreConsumer* consumer_ = nullptr;  // engine_'s; null when the store is disabled
   std::unique_ptr<HttpServer> http_;
   ServerMetrics metrics_;

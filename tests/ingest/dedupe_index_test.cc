@@ -130,7 +130,9 @@ TEST(DedupeIndexTest, SnapshotRoundTripAndDamage) {
   EXPECT_EQ(bigger.size(), saved_size);
   // Every id the saved index knew (idx only forgot some since) survives the re-insert.
   for (uint64_t i = 0; i < 20000; ++i) {
-    if (idx.Contains(Fp(i))) ASSERT_TRUE(bigger.Contains(Fp(i))) << i;
+    if (idx.Contains(Fp(i))) {
+      ASSERT_TRUE(bigger.Contains(Fp(i))) << i;
+    }
   }
 
   std::string bytes;

@@ -42,13 +42,15 @@ TEST(CliTest, ImportNdjsonAndArrayThenExportIds) {
   WriteFile(cfg, "[dedupe]\ncapacity_slots = 65536\n");
   std::string nd;
   for (int i = 0; i < 2500; ++i) {
-    nd += R"({"event_id":"n)" + std::to_string(i) + R"(","type":"t","timestamp":1700000000123})" "\n";
+    nd += R"({"event_id":"n)" + std::to_string(i) +
+          R"(","type":"t","timestamp":1700000000123})"
+          "\n";
   }
   nd += "{not json}\n";
   WriteFile(dir + "/a.ndjson", nd);
   WriteFile(dir + "/b.json", R"([{"event_id":"j1","type":"t"},{"event_id":"n5","type":"t"}])");
-  auto r = RunSluice({"import", "--data-dir", dir + "/d", "--config", cfg, dir + "/a.ndjson",
-                      dir + "/b.json"});
+  auto r = RunSluice(
+      {"import", "--data-dir", dir + "/d", "--config", cfg, dir + "/a.ndjson", dir + "/b.json"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("imported 2503 events: 2501 new, 1 duplicates, 1 invalid"),
             std::string::npos)
@@ -73,7 +75,10 @@ TEST(CliTest, ImportThroughRunningServer) {
   ServerProcess server(dir + "/data", "[dedupe]\ncapacity_slots = 65536\n");
   ASSERT_TRUE(server.Start()) << server.log_text();
   std::string nd;
-  for (int i = 0; i < 1000; ++i) nd += R"({"event_id":"u)" + std::to_string(i) + R"(","type":"t"})" "\n";
+  for (int i = 0; i < 1000; ++i)
+    nd += R"({"event_id":"u)" + std::to_string(i) +
+          R"(","type":"t"})"
+          "\n";
   WriteFile(dir + "/a.ndjson", nd);
   auto r = RunSluice({"import", "--url", server.url(), dir + "/a.ndjson"});
   EXPECT_EQ(r.exit_code, 0) << r.err;

@@ -31,11 +31,11 @@ segment_bytes = 1048576
 
 pid_t StartBench(const std::string& url, const std::string& ids_out, const std::string& run_id,
                  double seconds) {
-  std::vector<std::string> args = {SluiceBin(), "bench",     "--url",        url,
-                                   "-c",        "4",         "-b",           "100",
-                                   "-d",        std::to_string(seconds),     "--ids-out",
-                                   ids_out,     "--run-id",  run_id,         "--duplicates",
-                                   "0.05"};
+  std::vector<std::string> args = {
+      SluiceBin(), "bench", "--url",    url,    "-c",
+      "4",         "-b",    "100",      "-d",   std::to_string(seconds),
+      "--ids-out", ids_out, "--run-id", run_id, "--duplicates",
+      "0.05"};
   pid_t pid = fork();
   if (pid == 0) {
     int fn = open("/dev/null", O_RDWR);
@@ -94,6 +94,25 @@ void ExpectExactlyOnce(const std::vector<std::string>& acked,
   EXPECT_EQ(garbage, 0u);
 }
 
+// A client that retries after the crash: ids acknowledged before it are duplicates now.
+void ExpectResentAreDuplicates(const ServerProcess& server, const std::string& ids_file,
+                               std::mt19937& rng) {
+  auto acked = Lines(ReadFile(ids_file));
+  if (acked.empty()) return;
+  std::string body;
+  std::set<std::string> picked;
+  for (int i = 0; i < 300; ++i) picked.insert(acked[rng() % acked.size()]);
+  picked.insert(acked.back());  // the very last ack before the kill
+  for (const auto& id : picked)
+    body += R"({"event_id":")" + id +
+            R"(","type":"retry"})"
+            "\n";
+  auto r = HttpPost(server.url() + "/v1/events", body, {"Content-Type: application/x-ndjson"});
+  EXPECT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(r.body,
+            R"({"accepted":0,"duplicates":)" + std::to_string(picked.size()) + R"(,"errors":[]})");
+}
+
 TEST(CrashTest, KillNineUnderLoadLosesAndDuplicatesNothing) {
   int rounds = 3;
   if (const char* r = std::getenv("SLUICE_CRASH_ROUNDS")) rounds = std::atoi(r);
@@ -104,13 +123,14 @@ TEST(CrashTest, KillNineUnderLoadLosesAndDuplicatesNothing) {
   std::uniform_int_distribution<int> delay_ms(300, 2000);
   for (int round = 0; round < rounds; ++round) {
     ASSERT_TRUE(server.Start()) << server.log_text();
-    // A single run id across rounds: resent batches after a crash repeat earlier ids.
-    pid_t bench = StartBench(server.url(), ids, "c" + std::to_string(round % 2), 60);
+    ExpectResentAreDuplicates(server, ids, rng);
+    pid_t bench = StartBench(server.url(), ids, "c" + std::to_string(round), 60);
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
     server.Kill();
     StopBench(bench);
   }
   ASSERT_TRUE(server.Start()) << server.log_text();
+  ExpectResentAreDuplicates(server, ids, rng);
   EXPECT_EQ(server.Stop(), 0) << server.log_text();
   auto acked = Lines(ReadFile(ids));
   ASSERT_GT(acked.size(), 0u) << server.log_text();
@@ -127,7 +147,11 @@ TEST(CrashTest, GracefulShutdownUnderLoadLosesNothing) {
   ASSERT_TRUE(server.Start()) << server.log_text();
   pid_t bench = StartBench(server.url(), ids, "c9", 60);
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  auto t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(server.Stop(), 0) << server.log_text();
+  // Every request in flight is answered promptly, not left to a shutdown timeout.
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10)) << server.log_text();
+  EXPECT_EQ(server.log_text().find("unanswered"), std::string::npos) << server.log_text();
   StopBench(bench);
   auto acked = Lines(ReadFile(ids));
   ASSERT_GT(acked.size(), 0u);

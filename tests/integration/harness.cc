@@ -104,9 +104,9 @@ bool ServerProcess::Start() {
   std::error_code ec;
   std::filesystem::remove(addr_file, ec);
   std::vector<std::string> store;
-  auto argv = Argv({"serve", "--data-dir", data_dir_, "--config", config_path_, "--listen",
-                    "127.0.0.1:0"},
-                   &store);
+  auto argv =
+      Argv({"serve", "--data-dir", data_dir_, "--config", config_path_, "--listen", "127.0.0.1:0"},
+           &store);
   pid_ = fork();
   if (pid_ == 0) {
     int fe = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);

@@ -26,9 +26,9 @@ class ServerProcess {
   // Writes `config_toml` (may be empty) to data_dir/../NAME.toml and starts the server.
   ServerProcess(std::string data_dir, std::string config_toml = "");
   ~ServerProcess();
-  bool Start();           // waits until it listens (false on failure/timeout)
-  int Stop();             // SIGTERM, wait; returns the exit code
-  void Kill();            // SIGKILL, wait
+  bool Start();  // waits until it listens (false on failure/timeout)
+  int Stop();    // SIGTERM, wait; returns the exit code
+  void Kill();   // SIGKILL, wait
   bool running() const { return pid_ > 0; }
   int port() const { return port_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }

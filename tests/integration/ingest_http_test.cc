@@ -24,7 +24,9 @@ class IngestHttpTest : public ::testing::Test {
     ASSERT_TRUE(server_->Start()) << server_->log_text();
   }
   void TearDown() override {
-    if (server_->running()) EXPECT_EQ(server_->Stop(), 0) << server_->log_text();
+    if (server_->running()) {
+      EXPECT_EQ(server_->Stop(), 0) << server_->log_text();
+    }
     RemoveTree(dir_);
   }
   virtual std::string config() { return kSmallConfig; }
@@ -42,7 +44,8 @@ TEST_F(IngestHttpTest, SingleObject) {
 }
 
 TEST_F(IngestHttpTest, JsonArray) {
-  auto r = Post(R"([{"id":"b1","event":"x"},{"messageId":"b2","name":"y"},{"uuid":"b3","type":"z"}])");
+  auto r =
+      Post(R"([{"id":"b1","event":"x"},{"messageId":"b2","name":"y"},{"uuid":"b3","type":"z"}])");
   EXPECT_EQ(r.status, 202) << r.body;
   EXPECT_EQ(r.body, R"({"accepted":3,"duplicates":0,"errors":[]})");
 }
@@ -81,9 +84,10 @@ TEST_F(IngestHttpTest, CorruptCompressedBodyIs400) {
 }
 
 TEST_F(IngestHttpTest, PerEventErrorsKeepValidEvents) {
-  auto r = Post(R"([{"event_id":"e1","type":"ok"},{"event_id":"e2"},)"
-                R"({"event_id":"e3","type":"ok","timestamp":"2026-13-01T00:00:00Z"},)"
-                R"({"event_id":"e4","type":"ok","properties":[1]},42,{"event_id":"e5","type":"ok"}])");
+  auto r =
+      Post(R"([{"event_id":"e1","type":"ok"},{"event_id":"e2"},)"
+           R"({"event_id":"e3","type":"ok","timestamp":"2026-13-01T00:00:00Z"},)"
+           R"({"event_id":"e4","type":"ok","properties":[1]},42,{"event_id":"e5","type":"ok"}])");
   ASSERT_EQ(r.status, 202) << r.body;
   EXPECT_NE(r.body.find(R"("accepted":2)"), std::string::npos) << r.body;
   EXPECT_NE(r.body.find(R"({"index":1,)"), std::string::npos) << r.body;
@@ -120,7 +124,8 @@ TEST_F(IngestHttpTest, WrongMethodAndUnknownRoute) {
 }
 
 TEST_F(IngestHttpTest, DuplicatesWithinAndAcrossBatches) {
-  auto r = Post(R"([{"event_id":"h1","type":"a"},{"event_id":"h1","type":"a"},{"event_id":"h2","type":"a"}])");
+  auto r = Post(
+      R"([{"event_id":"h1","type":"a"},{"event_id":"h1","type":"a"},{"event_id":"h2","type":"a"}])");
   EXPECT_EQ(r.body, R"({"accepted":2,"duplicates":1,"errors":[]})");
   r = Post(R"([{"event_id":"h2","type":"a"},{"event_id":"h3","type":"a"}])");
   EXPECT_EQ(r.body, R"({"accepted":1,"duplicates":1,"errors":[]})");
@@ -143,7 +148,8 @@ TEST_F(IngestHttpTest, DedupeSurvivesRestart) {
   // And after a crash (no final snapshot: the log replay must rebuild the index).
   server_->Kill();
   ASSERT_TRUE(server_->Start()) << server_->log_text();
-  r = Post(R"([{"event_id":"r1","type":"a"},{"event_id":"r3","type":"a"},{"event_id":"r2","type":"a"}])");
+  r = Post(
+      R"([{"event_id":"r1","type":"a"},{"event_id":"r3","type":"a"},{"event_id":"r2","type":"a"}])");
   EXPECT_EQ(r.body, R"({"accepted":0,"duplicates":3,"errors":[]})");
 }
 
@@ -167,7 +173,8 @@ TEST_F(IngestHttpTest, HealthReadyAndMetrics) {
 
 class LimitsTest : public IngestHttpTest {
   std::string config() override {
-    return std::string(kSmallConfig) + "[ingest]\nmax_request_bytes = 4096\nmax_event_bytes = 512\n";
+    return std::string(kSmallConfig) +
+           "[ingest]\nmax_request_bytes = 4096\nmax_event_bytes = 512\n";
   }
 };
 
@@ -187,7 +194,8 @@ TEST_F(LimitsTest, DecompressedTooLargeIs413) {
 }
 
 TEST_F(LimitsTest, EventTooLargeIsPerEventError) {
-  std::string big = R"({"event_id":"big","type":"a","properties":{"p":")" + std::string(600, 'x') + "\"}}";
+  std::string big =
+      R"({"event_id":"big","type":"a","properties":{"p":")" + std::string(600, 'x') + "\"}}";
   auto r = Post("[" + big + R"(,{"event_id":"small","type":"a"}])");
   EXPECT_EQ(r.status, 202) << r.body;
   EXPECT_NE(r.body.find(R"("accepted":1)"), std::string::npos) << r.body;
@@ -225,8 +233,8 @@ TEST_F(BacklogPressureTest, UnconsumedLogIs503ThenRecovers) {
   for (int i = 0; i < 200 && !saw_503; ++i) {
     batch.clear();
     for (int k = 0; k < 100; ++k) {
-      batch += R"({"event_id":"bp)" + std::to_string(seq++) + R"(","type":"a","properties":{"pad":")" +
-               std::string(100, 'x') + "\"}}\n";
+      batch += R"({"event_id":"bp)" + std::to_string(seq++) +
+               R"(","type":"a","properties":{"pad":")" + std::string(100, 'x') + "\"}}\n";
     }
     auto r = Post(batch, {"Content-Type: application/x-ndjson"});
     if (r.status == 503) {

@@ -206,7 +206,9 @@ TEST_F(LogTest, TruncatedTailAtEveryByte) {
     EXPECT_EQ(rep.records, 2u);
     EXPECT_EQ(ReadAll(), (std::vector<std::string>{"alpha", "bravo-bravo"}));
     EXPECT_EQ(log_->end_offset(), good_end);
-    if (cut > good_end) EXPECT_FALSE(rep.notes.empty());
+    if (cut > good_end) {
+      EXPECT_FALSE(rep.notes.empty());
+    }
     log_.reset();
   }
 }
