@@ -164,12 +164,18 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
   bool keep_alive_ = true;
 };
 
+namespace {
+std::vector<std::unique_ptr<net::io_context>> MakeContexts(int n) {
+  std::vector<std::unique_ptr<net::io_context>> v;
+  for (int i = 0; i < std::max(n, 1); ++i) v.push_back(std::make_unique<net::io_context>(1));
+  return v;
+}
+}  // namespace
+
 HttpServer::HttpServer(Router* router, int threads)
-    : router_(router),
-      threads_(threads),
-      ioc_(threads),
-      work_(net::make_work_guard(ioc_)),
-      acceptor_(net::make_strand(ioc_)) {}
+    : router_(router), contexts_(MakeContexts(threads)), acceptor_(*contexts_[0]) {
+  for (auto& c : contexts_) work_.push_back(net::make_work_guard(*c));
+}
 
 HttpServer::~HttpServer() { Stop(); }
 
@@ -192,11 +198,12 @@ Status HttpServer::Listen(const std::string& host, uint16_t port) {
 
 void HttpServer::Start() {
   DoAccept();
-  for (int i = 0; i < threads_; ++i) pool_.emplace_back([this] { ioc_.run(); });
+  for (auto& c : contexts_) pool_.emplace_back([ctx = c.get()] { ctx->run(); });
 }
 
 void HttpServer::DoAccept() {
-  acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket s) {
+  net::io_context& target = *contexts_[next_context_++ % contexts_.size()];
+  acceptor_.async_accept(target, [this](beast::error_code ec, tcp::socket s) {
     if (!accepting_.load()) return;
     if (!ec) {
       s.set_option(tcp::no_delay(true), ec);
@@ -216,8 +223,8 @@ void HttpServer::StopAccepting() {
 
 void HttpServer::Stop() {
   accepting_.store(false);
-  work_.reset();
-  ioc_.stop();
+  for (auto& w : work_) w.reset();
+  for (auto& c : contexts_) c->stop();
   for (auto& t : pool_) {
     if (t.joinable()) t.join();
   }

@@ -52,18 +52,21 @@ class HttpServer {
   int64_t inflight() const { return inflight_.load(); }
   void Stop();  // stops the io threads
 
-  boost::asio::io_context& io() { return ioc_; }
-
  private:
   class Session;
   void DoAccept();
 
+  using WorkGuard = boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
+
   Router* router_;
-  int threads_;
-  boost::asio::io_context ioc_;
-  // Keeps run() going while requests wait for their fsync: such a session has no pending
+  // One io_context per thread, each connection pinned to one: a session's handlers then
+  // never run concurrently (no strands) and the threads share no scheduler lock, which
+  // under load was the top source of futex wake-ups.
+  std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
+  // Keep run() going while requests wait for their fsync: such a session has no pending
   // I/O, and without the guard the io threads would exit and its reply never be sent.
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  std::vector<WorkGuard> work_;
+  size_t next_context_ = 0;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::vector<std::thread> pool_;
   uint16_t bound_port_ = 0;

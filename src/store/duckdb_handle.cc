@@ -1,0 +1,287 @@
+#include "store/duckdb_handle.h"
+
+namespace sluice::duck {
+
+namespace {
+
+Status ErrorFrom(std::string_view what, const char* detail) {
+  std::string m = "duckdb: ";
+  m.append(what);
+  m.append(": ");
+  m.append(detail != nullptr ? detail : "unknown error");
+  return Status::Internal(std::move(m));
+}
+
+}  // namespace
+
+// ---- DataChunk ----
+
+DataChunk& DataChunk::operator=(DataChunk&& o) noexcept {
+  if (this != &o) {
+    if (chunk_ != nullptr) duckdb_destroy_data_chunk(&chunk_);
+    chunk_ = std::exchange(o.chunk_, nullptr);
+  }
+  return *this;
+}
+
+DataChunk::~DataChunk() {
+  if (chunk_ != nullptr) duckdb_destroy_data_chunk(&chunk_);
+}
+
+void SetNull(duckdb_vector v, idx_t row) {
+  duckdb_vector_ensure_validity_writable(v);
+  duckdb_validity_set_row_invalid(duckdb_vector_get_validity(v), row);
+}
+
+// ---- QueryResult ----
+
+QueryResult& QueryResult::operator=(QueryResult&& o) noexcept {
+  if (this != &o) {
+    if (live_) duckdb_destroy_result(&result_);
+    result_ = o.result_;
+    live_ = std::exchange(o.live_, false);
+  }
+  return *this;
+}
+
+QueryResult::~QueryResult() {
+  if (live_) duckdb_destroy_result(&result_);
+}
+
+QueryResult QueryResult::Adopt(duckdb_result r) {
+  QueryResult q;
+  q.result_ = r;
+  q.live_ = true;
+  return q;
+}
+
+bool QueryResult::streaming() const { return live_ && duckdb_result_is_streaming(result_); }
+
+DataChunk QueryResult::FetchChunk(Status* status) {
+  *status = Status::OK();
+  if (!live_) return DataChunk();
+  DataChunk chunk(duckdb_fetch_chunk(result_));
+  // A null chunk means either the end or an error; only the error text tells them apart.
+  if (!chunk) {
+    const char* err = duckdb_result_error(&result_);
+    if (err != nullptr && *err != '\0') *status = ErrorFrom("fetch", err);
+    return chunk;
+  }
+  // Streaming results may end with an empty chunk instead of a null one.
+  if (chunk.size() == 0) return DataChunk();
+  return chunk;
+}
+
+Result<std::optional<uint64_t>> QueryResult::FirstUInt64() {
+  if (duckdb_column_count(&result_) < 1 || duckdb_column_type(&result_, 0) != DUCKDB_TYPE_UBIGINT) {
+    return Status::InvalidArgument("duckdb: expected a UBIGINT first column");
+  }
+  Status st;
+  DataChunk chunk = FetchChunk(&st);
+  if (!st.ok()) return st;
+  if (!chunk) return std::optional<uint64_t>();
+  duckdb_vector v = chunk.column(0);
+  if (!IsValid(v, 0)) return std::optional<uint64_t>();
+  return std::optional<uint64_t>(static_cast<const uint64_t*>(duckdb_vector_get_data(v))[0]);
+}
+
+// ---- PreparedStatement ----
+
+PreparedStatement& PreparedStatement::operator=(PreparedStatement&& o) noexcept {
+  if (this != &o) {
+    if (stmt_ != nullptr) duckdb_destroy_prepare(&stmt_);
+    stmt_ = std::exchange(o.stmt_, nullptr);
+  }
+  return *this;
+}
+
+PreparedStatement::~PreparedStatement() {
+  if (stmt_ != nullptr) duckdb_destroy_prepare(&stmt_);
+}
+
+Status PreparedStatement::BindVarchar(idx_t index, std::string_view value) {
+  if (duckdb_bind_varchar_length(stmt_, index, value.data(), value.size()) != DuckDBSuccess) {
+    return ErrorFrom("bind", duckdb_prepare_error(stmt_));
+  }
+  return Status::OK();
+}
+
+Status PreparedStatement::BindUInt64(idx_t index, uint64_t value) {
+  if (duckdb_bind_uint64(stmt_, index, value) != DuckDBSuccess) {
+    return ErrorFrom("bind", duckdb_prepare_error(stmt_));
+  }
+  return Status::OK();
+}
+
+Result<QueryResult> PreparedStatement::Execute() {
+  duckdb_result r;
+  const duckdb_state st = duckdb_execute_prepared(stmt_, &r);
+  QueryResult q = QueryResult::Adopt(r);
+  if (st != DuckDBSuccess) return ErrorFrom("execute", duckdb_result_error(&r));
+  return q;
+}
+
+Result<QueryResult> PreparedStatement::ExecuteStreaming() {
+  // The C API's only streaming path (marked for future replacement in 1.4): a pending
+  // result executed in streaming mode, then duckdb_fetch_chunk pulls one chunk at a time.
+  duckdb_pending_result pending;
+  if (duckdb_pending_prepared_streaming(stmt_, &pending) != DuckDBSuccess) {
+    Status s = ErrorFrom("execute", duckdb_pending_error(pending));
+    duckdb_destroy_pending(&pending);
+    return s;
+  }
+  duckdb_result r;
+  const duckdb_state st = duckdb_execute_pending(pending, &r);
+  duckdb_destroy_pending(&pending);
+  QueryResult q = QueryResult::Adopt(r);
+  if (st != DuckDBSuccess) return ErrorFrom("execute", duckdb_result_error(&r));
+  return q;
+}
+
+// ---- Connection ----
+
+Connection& Connection::operator=(Connection&& o) noexcept {
+  if (this != &o) {
+    if (con_ != nullptr) duckdb_disconnect(&con_);
+    con_ = std::exchange(o.con_, nullptr);
+  }
+  return *this;
+}
+
+Connection::~Connection() {
+  if (con_ != nullptr) duckdb_disconnect(&con_);
+}
+
+Result<Connection> Connection::Open(const Database& db) {
+  duckdb_connection c = nullptr;
+  if (duckdb_connect(db.get(), &c) != DuckDBSuccess) {
+    return Status::Internal("duckdb: cannot connect");
+  }
+  return Connection(c);
+}
+
+Status Connection::Exec(const std::string& sql) {
+  auto r = Query(sql);
+  return r.ok() ? Status::OK() : r.status();
+}
+
+Result<QueryResult> Connection::Query(const std::string& sql) {
+  duckdb_result r;
+  const duckdb_state st = duckdb_query(con_, sql.c_str(), &r);
+  QueryResult q = QueryResult::Adopt(r);
+  if (st != DuckDBSuccess) {
+    return ErrorFrom(sql.size() <= 80 ? sql : sql.substr(0, 80) + "...", duckdb_result_error(&r));
+  }
+  return q;
+}
+
+Result<PreparedStatement> Connection::Prepare(const std::string& sql) {
+  duckdb_prepared_statement s = nullptr;
+  const duckdb_state st = duckdb_prepare(con_, sql.c_str(), &s);
+  PreparedStatement p(s);  // destroyed on failure too, as the API requires
+  if (st != DuckDBSuccess) return ErrorFrom("prepare", duckdb_prepare_error(s));
+  return p;
+}
+
+// ---- Database ----
+
+Database& Database::operator=(Database&& o) noexcept {
+  if (this != &o) {
+    if (db_ != nullptr) duckdb_close(&db_);
+    db_ = std::exchange(o.db_, nullptr);
+  }
+  return *this;
+}
+
+Database::~Database() {
+  if (db_ != nullptr) duckdb_close(&db_);
+}
+
+Result<Database> Database::Open(const std::string& path,
+                                const std::vector<std::pair<std::string, std::string>>& options) {
+  duckdb_config config;
+  if (duckdb_create_config(&config) != DuckDBSuccess) {
+    return Status::Internal("duckdb: cannot create config");
+  }
+  for (const auto& [name, value] : options) {
+    if (duckdb_set_config(config, name.c_str(), value.c_str()) != DuckDBSuccess) {
+      duckdb_destroy_config(&config);
+      return Status::InvalidArgument("duckdb: bad setting " + name + "=" + value);
+    }
+  }
+  duckdb_database db = nullptr;
+  char* err = nullptr;
+  const duckdb_state st =
+      duckdb_open_ext(path.empty() ? nullptr : path.c_str(), &db, config, &err);
+  duckdb_destroy_config(&config);
+  if (st != DuckDBSuccess) {
+    Status s = Status::IOError("duckdb: cannot open " + path + ": " +
+                               (err != nullptr ? err : "unknown error"));
+    duckdb_free(err);
+    return s;
+  }
+  return Database(db);
+}
+
+// ---- Appender ----
+
+Appender::Appender(Appender&& o) noexcept
+    : app_(std::exchange(o.app_, nullptr)), types_(std::move(o.types_)) {
+  o.types_.clear();
+}
+
+Appender& Appender::operator=(Appender&& o) noexcept {
+  if (this != &o) {
+    Reset();
+    app_ = std::exchange(o.app_, nullptr);
+    types_ = std::move(o.types_);
+    o.types_.clear();
+  }
+  return *this;
+}
+
+Appender::~Appender() { Reset(); }
+
+void Appender::Reset() {
+  for (auto& t : types_) duckdb_destroy_logical_type(&t);
+  types_.clear();
+  if (app_ != nullptr) duckdb_appender_destroy(&app_);
+  app_ = nullptr;
+}
+
+Status Appender::Error(std::string_view what) const {
+  return ErrorFrom(what, duckdb_appender_error(app_));
+}
+
+Result<Appender> Appender::Create(const Connection& con, const std::string& table) {
+  Appender a;
+  if (duckdb_appender_create(con.get(), nullptr, table.c_str(), &a.app_) != DuckDBSuccess) {
+    return a.Error("appender on " + table);
+  }
+  const idx_t n = duckdb_appender_column_count(a.app_);
+  a.types_.reserve(n);
+  for (idx_t c = 0; c < n; ++c) a.types_.push_back(duckdb_appender_column_type(a.app_, c));
+  return a;
+}
+
+DataChunk Appender::NewChunk() const {
+  return DataChunk(duckdb_create_data_chunk(const_cast<duckdb_logical_type*>(types_.data()),
+                                            types_.size()));
+}
+
+Status Appender::AppendChunk(const DataChunk& chunk) {
+  if (duckdb_append_data_chunk(app_, chunk.get()) != DuckDBSuccess) return Error("append");
+  return Status::OK();
+}
+
+Status Appender::Flush() {
+  if (duckdb_appender_flush(app_) != DuckDBSuccess) return Error("append flush");
+  return Status::OK();
+}
+
+Status Appender::Close() {
+  if (duckdb_appender_close(app_) != DuckDBSuccess) return Error("append close");
+  return Status::OK();
+}
+
+}  // namespace sluice::duck
