@@ -211,8 +211,7 @@ Result<Database> Database::Open(const std::string& path,
   }
   duckdb_database db = nullptr;
   char* err = nullptr;
-  const duckdb_state st =
-      duckdb_open_ext(path.empty() ? nullptr : path.c_str(), &db, config, &err);
+  const duckdb_state st = duckdb_open_ext(path.empty() ? nullptr : path.c_str(), &db, config, &err);
   duckdb_destroy_config(&config);
   if (st != DuckDBSuccess) {
     Status s = Status::IOError("duckdb: cannot open " + path + ": " +
@@ -265,8 +264,8 @@ Result<Appender> Appender::Create(const Connection& con, const std::string& tabl
 }
 
 DataChunk Appender::NewChunk() const {
-  return DataChunk(duckdb_create_data_chunk(const_cast<duckdb_logical_type*>(types_.data()),
-                                            types_.size()));
+  return DataChunk(
+      duckdb_create_data_chunk(const_cast<duckdb_logical_type*>(types_.data()), types_.size()));
 }
 
 Status Appender::AppendChunk(const DataChunk& chunk) {

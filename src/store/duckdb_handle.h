@@ -59,7 +59,8 @@ inline bool IsValid(duckdb_vector v, idx_t row) {
 class QueryResult {
  public:
   QueryResult() = default;
-  QueryResult(QueryResult&& o) noexcept : result_(o.result_), live_(std::exchange(o.live_, false)) {}
+  QueryResult(QueryResult&& o) noexcept
+      : result_(o.result_), live_(std::exchange(o.live_, false)) {}
   QueryResult& operator=(QueryResult&& o) noexcept;
   ~QueryResult();
 

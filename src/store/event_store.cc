@@ -39,10 +39,14 @@ void SetOptional(duckdb_vector v, idx_t row, const std::string& s) {
 
 }  // namespace
 
-Result<std::unique_ptr<EventStore>> EventStore::Open(const std::string& path) {
+Result<std::unique_ptr<EventStore>> EventStore::Open(const std::string& path,
+                                                     const EventStoreOptions& options) {
   // The binary must work offline: never download an extension. JSON and Parquet are
   // compiled into the bundled libduckdb.
-  auto db = duck::Database::Open(path, {{"autoinstall_known_extensions", "false"}});
+  std::vector<std::pair<std::string, std::string>> settings = {
+      {"autoinstall_known_extensions", "false"}};
+  if (options.threads > 0) settings.emplace_back("threads", std::to_string(options.threads));
+  auto db = duck::Database::Open(path, settings);
   if (!db.ok()) return db.status();
   std::unique_ptr<EventStore> store(new EventStore());
   store->db_ = std::move(*db);
@@ -56,32 +60,23 @@ Status EventStore::Init() {
   auto con = duck::Connection::Open(db_);
   if (!con.ok()) return con.status();
   con_ = std::move(*con);
-  SLUICE_RETURN_IF_ERROR(con_.Exec(kSchema));
-  struct {
-    duck::PreparedStatement* stmt;
-    const char* sql;
-  } const statements[] = {
-      {&load_offset_, "SELECT log_offset FROM consumer_offsets WHERE name = $1"},
-      {&store_offset_, "INSERT OR REPLACE INTO consumer_offsets VALUES ($1, $2)"},
-      {&count_all_, "SELECT count(*)::UBIGINT FROM events"},
-      {&count_tenant_, "SELECT count(*)::UBIGINT FROM events WHERE tenant = $1"},
-  };
-  for (const auto& s : statements) {
-    auto p = con_.Prepare(s.sql);
-    if (!p.ok()) return p.status();
-    *s.stmt = std::move(*p);
-  }
-  return Status::OK();
+  return con_.Exec(kSchema);
 }
 
-Result<uint64_t> EventStore::LoadOffset(const std::string& consumer) {
-  std::lock_guard<std::mutex> lock(mu_);
-  SLUICE_RETURN_IF_ERROR(load_offset_.BindVarchar(1, consumer));
-  auto r = load_offset_.Execute();
+Result<uint64_t> EventStore::QueryUInt64(const char* sql, const std::string* param) {
+  auto stmt = con_.Prepare(sql);
+  if (!stmt.ok()) return stmt.status();
+  if (param != nullptr) SLUICE_RETURN_IF_ERROR(stmt->BindVarchar(1, *param));
+  auto r = stmt->Execute();
   if (!r.ok()) return r.status();
   auto v = r->FirstUInt64();
   if (!v.ok()) return v.status();
   return v->value_or(0);
+}
+
+Result<uint64_t> EventStore::LoadOffset(const std::string& consumer) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return QueryUInt64("SELECT log_offset FROM consumer_offsets WHERE name = $1", &consumer);
 }
 
 Status EventStore::AppendBatch(const std::vector<Event>& events, const std::string& consumer,
@@ -139,24 +134,18 @@ Status EventStore::WriteBatch(const std::vector<Event>& events, const std::strin
     // surface here.
     SLUICE_RETURN_IF_ERROR(app->Close());
   }
-  SLUICE_RETURN_IF_ERROR(store_offset_.BindVarchar(1, consumer));
-  SLUICE_RETURN_IF_ERROR(store_offset_.BindUInt64(2, new_offset));
-  auto r = store_offset_.Execute();
+  auto stmt = con_.Prepare("INSERT OR REPLACE INTO consumer_offsets VALUES ($1, $2)");
+  if (!stmt.ok()) return stmt.status();
+  SLUICE_RETURN_IF_ERROR(stmt->BindVarchar(1, consumer));
+  SLUICE_RETURN_IF_ERROR(stmt->BindUInt64(2, new_offset));
+  auto r = stmt->Execute();
   return r.ok() ? Status::OK() : r.status();
 }
 
 Result<uint64_t> EventStore::CountEvents(const std::string& tenant_or_empty) {
   std::lock_guard<std::mutex> lock(mu_);
-  duck::PreparedStatement* stmt = &count_all_;
-  if (!tenant_or_empty.empty()) {
-    stmt = &count_tenant_;
-    SLUICE_RETURN_IF_ERROR(stmt->BindVarchar(1, tenant_or_empty));
-  }
-  auto r = stmt->Execute();
-  if (!r.ok()) return r.status();
-  auto v = r->FirstUInt64();
-  if (!v.ok()) return v.status();
-  return v->value_or(0);
+  if (tenant_or_empty.empty()) return QueryUInt64("SELECT count(*)::UBIGINT FROM events", nullptr);
+  return QueryUInt64("SELECT count(*)::UBIGINT FROM events WHERE tenant = $1", &tenant_or_empty);
 }
 
 Status EventStore::ForEachEventId(

@@ -13,6 +13,10 @@
 // properties/context are JSON columns. DuckDB's JSON type is VARCHAR with an alias and
 // the Appender does not parse it, so it costs nothing over VARCHAR on append; validity
 // comes from the ingest path, which stores minified JSON it has parsed itself.
+//
+// Statements are prepared per call, never kept: DuckDB 1.4.4 optimizes a prepared plan
+// with the table statistics of its preparation time, so a kept `SELECT count(*)` goes on
+// returning the old count after appends (duckdb/duckdb#21207, fixed after 1.4.4).
 #pragma once
 
 #include <cstdint>
@@ -29,10 +33,17 @@
 
 namespace sluice {
 
+struct EventStoreOptions {
+  // DuckDB worker threads; 0 = DuckDB's default (all cores). Commits checkpoint on these
+  // threads, and their spin-waiting costs appends when the cores are oversubscribed.
+  int threads = 0;
+};
+
 class EventStore {
  public:
   // Opens or creates the database file at `path` and the schema in it.
-  static Result<std::unique_ptr<EventStore>> Open(const std::string& path);
+  static Result<std::unique_ptr<EventStore>> Open(const std::string& path,
+                                                  const EventStoreOptions& options = {});
   ~EventStore();
   EventStore(const EventStore&) = delete;
   EventStore& operator=(const EventStore&) = delete;
@@ -48,8 +59,9 @@ class EventStore {
   // Streams (tenant, event_id) of every stored event of `tenant_or_empty` (all tenants
   // when empty), chunk by chunk in constant memory, on its own connection and snapshot so
   // it neither blocks nor sees concurrent batches. The views live until fn returns.
-  Status ForEachEventId(const std::string& tenant_or_empty,
-                        const std::function<void(std::string_view tenant, std::string_view id)>& fn);
+  Status ForEachEventId(
+      const std::string& tenant_or_empty,
+      const std::function<void(std::string_view tenant, std::string_view id)>& fn);
   // Runs SQL that returns nothing (maintenance, tests).
   Status Execute(const std::string& sql);
 
@@ -66,13 +78,12 @@ class EventStore {
   Status WriteBatch(const std::vector<Event>& events, const std::string& consumer,
                     uint64_t new_offset);
 
+  // Runs `sql` (one optional VARCHAR parameter) and returns its UBIGINT result, 0 if none.
+  Result<uint64_t> QueryUInt64(const char* sql, const std::string* param);
+
   duck::Database db_;
-  std::mutex mu_;  // serializes use of con_ and its prepared statements
+  std::mutex mu_;  // serializes use of con_
   duck::Connection con_;
-  duck::PreparedStatement load_offset_;
-  duck::PreparedStatement store_offset_;
-  duck::PreparedStatement count_all_;
-  duck::PreparedStatement count_tenant_;
   std::function<Status()> before_commit_hook_;
 };
 

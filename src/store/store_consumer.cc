@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
+#include <string>
 #include <vector>
 
 #include "ingest/event_codec.h"
@@ -15,27 +17,37 @@ StoreConsumer::StoreConsumer(Log* log, EventStore* store, StoreConsumerOptions o
 StoreConsumer::~StoreConsumer() { Stop(); }
 
 Status StoreConsumer::Init() {
-  auto committed = store_->LoadOffset(kName);
-  if (!committed.ok()) return committed.status();
+  // Registering first pins the log's start: GC cannot delete segments between reading
+  // start_offset() and resuming.
   auto registered = log_->RegisterConsumer(kName);
   if (!registered.ok()) return registered.status();
+  auto committed = store_->LoadOffset(kName);
+  if (!committed.ok()) return committed.status();
   offset_ = *committed;
   const uint64_t start = log_->start_offset();
+  const uint64_t end = log_->end_offset();
   if (offset_ < start) {
-    // Only possible if the store was replaced or the log's consumer file ran ahead of
-    // DuckDB; the missing range is gone, so say it loudly rather than silently.
+    // A fresh store (0) starts with what the log still holds. Anything else means the
+    // log's consumer file ran ahead of DuckDB or the database was replaced: the range in
+    // between is gone, so say it loudly.
     if (offset_ != 0) {
       spdlog::error(
-          "store is at log offset {} but the log starts at {}: events in between "
-          "are not in the store",
+          "store is at log offset {} but the log starts at {}: events in between are not "
+          "in the store",
           offset_, start);
     }
     offset_ = start;
+  } else if (offset_ > end) {
+    // The log lost its tail (or was replaced) after the store applied it. New records
+    // will start at `end`; resuming at a stale offset would land mid-record.
+    spdlog::error("store is at log offset {} beyond the log's end {}: resuming at the end", offset_,
+                  end);
+    offset_ = end;
   }
-  // The log's view may only lag the store's; bring it up to date.
+  // The log's copy may only lag the store's; bring it up to date so GC can proceed.
   SLUICE_RETURN_IF_ERROR(log_->CommitConsumerOffset(kName, offset_));
   reader_ = log_->NewReader(offset_);
-  applied_.store(offset_);
+  applied_.store(offset_, std::memory_order_release);
   return Status::OK();
 }
 
@@ -48,30 +60,41 @@ Status StoreConsumer::Step(bool wait_for_more, bool* idle) {
   Status st;
   while (events.size() < options_.batch_events) {
     if (reader_->Next(&rec, &st)) {
-      if (rec.type == RecordType::kEventBatch) {
-        EventBatchReader batch(rec.payload);
-        Event e;
-        Status bst;
-        while (batch.Next(&e, &bst)) events.push_back(std::move(e));
-        if (!bst.ok()) return bst;
+      if (rec.type != RecordType::kEventBatch) {
+        // Skipping would drop data once another record type carries events; stall (and
+        // retry, loudly) until this consumer learns the type.
+        return Status::Internal("store consumer: unsupported log record type " +
+                                std::to_string(static_cast<int>(rec.type)) + " at offset " +
+                                std::to_string(rec.offset));
       }
-      batch_end = rec.end_offset;
+      EventBatchReader batch(rec.payload);
+      events.reserve(events.size() + batch.count());
+      Event e;
+      Status bst;
+      while (batch.Next(&e, &bst)) events.push_back(std::move(e));
+      if (!bst.ok()) {
+        return Status::Corruption("log record at offset " + std::to_string(rec.offset) + ": " +
+                                  bst.ToString());
+      }
+      // position(), not rec.end_offset: it also covers damaged bytes the reader skipped.
+      batch_end = reader_->position();
       continue;
     }
     if (!st.ok()) return st;
-    if (!wait_for_more || stop_.load() || std::chrono::steady_clock::now() >= deadline) break;
     if (batch_end == offset_) break;  // nothing at all yet: let the caller idle
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    if (!wait_for_more || stop_.load() || std::chrono::steady_clock::now() >= deadline) break;
+    SleepFor(std::min(2, options_.batch_ms));
   }
   *idle = batch_end == offset_;
   if (*idle) return Status::OK();
   SLUICE_RETURN_IF_ERROR(store_->AppendBatch(events, kName, batch_end));
   offset_ = batch_end;
-  applied_.store(offset_);
+  applied_.store(offset_, std::memory_order_release);
   rows_.fetch_add(events.size(), std::memory_order_relaxed);
+  // Best effort: the store holds the truth, and the next batch commits a newer offset.
   Status s = log_->CommitConsumerOffset(kName, offset_);
   if (s.ok()) s = log_->CollectGarbage();
-  if (!s.ok()) spdlog::warn("store consumer: {}", s.ToString());  // retried next batch
+  if (!s.ok()) spdlog::warn("store consumer: {}", s.ToString());
   return Status::OK();
 }
 
@@ -87,20 +110,30 @@ void StoreConsumer::Loop() {
     bool idle = false;
     Status s = Step(/*wait_for_more=*/true, &idle);
     if (!s.ok()) {
-      // Retry from the committed offset after a backoff; never skip.
-      spdlog::error("store consumer: {} (retrying)", s.ToString());
+      // Start over from the committed offset; the batch in hand was rolled back.
+      const int backoff_ms = std::min(5000, 100 << std::min(failures++, 6));
+      spdlog::error("store consumer at log offset {}: {} (retrying in {} ms)", offset_,
+                    s.ToString(), backoff_ms);
+      SleepFor(backoff_ms);
       reader_ = log_->NewReader(offset_);
-      std::this_thread::sleep_for(
-          std::chrono::milliseconds(std::min(5000, 100 << std::min(failures++, 6))));
       continue;
     }
     failures = 0;
-    if (idle) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (idle) SleepFor(options_.idle_poll_ms);
   }
 }
 
+void StoreConsumer::SleepFor(int ms) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, std::chrono::milliseconds(ms), [this] { return stop_.load(); });
+}
+
 void StoreConsumer::Stop() {
-  stop_.store(true);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_.store(true);
+  }
+  cv_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
 
