@@ -49,7 +49,6 @@ struct SnapshotHeader {
 struct DedupeIndex::Impl {
   Slot* table = nullptr;
   uint64_t capacity = 0;
-  uint64_t mask = 0;
   uint64_t fill_limit = 0;  // 80% of capacity
   uint64_t per_gen = 0;     // fill_limit / kGenerations
   uint64_t size = 0;
@@ -58,9 +57,8 @@ struct DedupeIndex::Impl {
   uint64_t gen_count[kGenerations] = {};
 
   explicit Impl(uint64_t slots) {
-    capacity = 1024;
-    while (capacity < slots) capacity <<= 1;
-    mask = capacity - 1;
+    // Any size, not only powers of two, so memory can match the window a user needs.
+    capacity = std::max<uint64_t>(slots, 1024);
     fill_limit = capacity * 4 / 5;
     per_gen = fill_limit / kGenerations;
     // calloc of a large block maps zero pages lazily: unused capacity costs no RSS.
@@ -69,9 +67,15 @@ struct DedupeIndex::Impl {
   }
   ~Impl() { std::free(table); }
 
+  // Home bucket: multiply-shift maps the uniform 64-bit hash onto [0, capacity).
+  uint64_t Home(uint64_t hi) const {
+    return static_cast<uint64_t>((static_cast<unsigned __int128>(hi) * capacity) >> 64);
+  }
+  uint64_t Next(uint64_t i) const { return i + 1 == capacity ? 0 : i + 1; }
+
   // Index of the slot holding key, or of the empty slot where it would go.
   uint64_t Find(const Slot& key, bool* found) const {
-    uint64_t i = key.hi & mask;
+    uint64_t i = Home(key.hi);
     while (true) {
       const Slot& s = table[i];
       if (s.empty()) {
@@ -82,7 +86,7 @@ struct DedupeIndex::Impl {
         *found = true;
         return i;
       }
-      i = (i + 1) & mask;
+      i = Next(i);
     }
   }
 
@@ -93,9 +97,9 @@ struct DedupeIndex::Impl {
     --size;
     uint64_t i = j;
     while (true) {
-      i = (i + 1) & mask;
+      i = Next(i);
       if (table[i].empty()) break;
-      const uint64_t home = table[i].hi & mask;
+      const uint64_t home = Home(table[i].hi);
       // Move table[i] into the hole unless its home lies cyclically in (j, i].
       const bool stays = (j < i) ? (home > j && home <= i) : (home > j || home <= i);
       if (!stays) {
@@ -118,7 +122,7 @@ struct DedupeIndex::Impl {
     uint64_t start = 0;
     while (!table[start].empty()) ++start;  // exists: the table is never full
     for (uint64_t k = 1; k <= capacity && gen_count[g] > 0; ++k) {
-      const uint64_t i = (start + k) & mask;
+      const uint64_t i = (start + k) % capacity;
       while (!table[i].empty() && (table[i].lo & kGenMask) == g) {
         RemoveAt(i);
         ++evicted;
@@ -241,8 +245,7 @@ Result<uint64_t> DedupeIndex::LoadSnapshot(const std::string& path) {
   };
   if (!read_all(reinterpret_cast<char*>(&h), sizeof h)) return corrupt("truncated header");
   if (std::memcmp(h.magic, kMagic, 8) != 0 || h.version != 1) return corrupt("bad magic");
-  if (h.capacity < 1024 || (h.capacity & (h.capacity - 1)) != 0 || h.capacity > (1ull << 36) ||
-      h.current_gen >= kGenerations) {
+  if (h.capacity < 1024 || h.capacity > (1ull << 36) || h.current_gen >= kGenerations) {
     return corrupt("bad header");
   }
   const size_t table_bytes = h.capacity * sizeof(Slot);

@@ -28,7 +28,7 @@ namespace sluice {
 class DedupeIndex {
  public:
   static constexpr int kGenerations = 8;
-  // `capacity_slots` is rounded up to a power of two (min 1024).
+  // `capacity_slots` slots of 16 bytes (min 1024); any size, not only powers of two.
   explicit DedupeIndex(uint64_t capacity_slots);
   ~DedupeIndex();
   DedupeIndex(const DedupeIndex&) = delete;

@@ -62,12 +62,14 @@ TEST(DedupeIndexTest, WindowKeepsMostRecentIdsAndBoundsMemory) {
 }
 
 // Fingerprints crafted to share a home bucket near the end of the table, so the
-// cluster wraps around to index 0; erasing from the middle must keep the rest findable.
+// cluster wraps around to index 0 (home = hi * 1024 / 2^64); erasing from the middle must keep the
+// rest findable.
 TEST(DedupeIndexTest, EraseInWrappingCluster) {
   DedupeIndex idx(1024);
   std::vector<Fingerprint> fps;
-  for (uint64_t k = 0; k < 12; ++k) fps.push_back(Fingerprint{(k + 1) << 3, 1020});
-  for (uint64_t k = 0; k < 4; ++k) fps.push_back(Fingerprint{(k + 100) << 3, 1});  // home 1
+  for (uint64_t k = 0; k < 12; ++k) fps.push_back(Fingerprint{(k + 1) << 3, 1020ull << 54});
+  for (uint64_t k = 0; k < 4; ++k)
+    fps.push_back(Fingerprint{(k + 100) << 3, 1ull << 54});  // home 1
   for (auto& f : fps) ASSERT_TRUE(idx.Insert(f));
   for (size_t victim = 0; victim < fps.size(); ++victim) {
     DedupeIndex copy(1024);
@@ -96,6 +98,15 @@ TEST(DedupeIndexTest, RandomizedAgainstReferenceSet) {
     ASSERT_EQ(idx.size(), ref.size());
   }
   for (auto& [lo, hi] : ref) EXPECT_TRUE(idx.Contains(Fingerprint{lo, hi}));
+}
+
+TEST(DedupeIndexTest, AnyCapacityNotOnlyPowersOfTwo) {
+  DedupeIndex idx(3000);
+  EXPECT_EQ(idx.capacity(), 3000u);
+  for (uint64_t i = 0; i < 20000; ++i) ASSERT_TRUE(idx.Insert(Fp(i)));
+  for (uint64_t k = 20000 - idx.guaranteed_window(); k < 20000; ++k) {
+    ASSERT_TRUE(idx.Contains(Fp(k))) << k;
+  }
 }
 
 TEST(DedupeIndexTest, AllZeroFingerprint) {
