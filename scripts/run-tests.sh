@@ -14,5 +14,5 @@ if [ -z "${SLUICE_ASAN:-}" ] && [ -z "${SLUICE_SKIP_FUZZ:-}" ]; then
 fi
 
 echo "== ctest ($BUILD)"
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 ctest --test-dir "$BUILD" --output-on-failure -j "${TEST_JOBS:-2}" --timeout 900
