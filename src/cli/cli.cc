@@ -50,6 +50,7 @@ int RunCli(int argc, char** argv) {
   auto* export_ids = app.add_subcommand("export-ids", "print every stored event_id, one per line");
   add_common(export_ids);
   export_ids->add_option("--tenant", exp.tenant, "only this tenant");
+  export_ids->add_option("--url", exp.url, "ask a running server instead of the data dir");
 
   BenchFlags bench;
   auto* bench_cmd = app.add_subcommand("bench", "load generator: POST events to a server");

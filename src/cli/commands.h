@@ -23,6 +23,7 @@ struct ImportFlags {
 
 struct ExportIdsFlags {
   std::string tenant;
+  std::string url;
 };
 
 struct BenchFlags {

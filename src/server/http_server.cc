@@ -76,7 +76,7 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     if (auto refused = server_->router_->Admit(header, len)) {
       refused->keep_alive(false);
       admitted_ = 0;
-      return Send(std::move(*refused), /*counted=*/false);
+      return Send(AnyResponse(std::move(*refused)), /*counted=*/false);
     }
     admitted_ = len;
     // Expect: 100-continue clients wait for this before sending the body.
@@ -108,7 +108,7 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     server_->inflight_.fetch_add(1);
     keep_alive_ = parser_->get().keep_alive();
     auto self = shared_from_this();
-    server_->router_->Handle(parser_->release(), [self](HttpResponse res) {
+    server_->router_->Handle(parser_->release(), [self](AnyResponse res) {
       net::post(self->stream_.get_executor(), [self, res = std::move(res)]() mutable {
         self->server_->inflight_.fetch_sub(1);
         self->Send(std::move(res), /*counted=*/true);
@@ -122,7 +122,7 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
                            "request body exceeds the limit of " +
                                std::to_string(server_->router_->body_limit()) + " bytes");
       res.keep_alive(false);
-      return Send(std::move(res), false);
+      return Send(AnyResponse(std::move(res)), false);
     }
     if (ec == http::error::header_limit || ec == http::error::bad_target ||
         ec == http::error::bad_method || ec == http::error::bad_version ||
@@ -131,15 +131,20 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
         ec == http::error::bad_chunk || ec == http::error::bad_line_ending) {
       auto res = JsonError(http::status::bad_request, "malformed HTTP request: " + ec.message());
       res.keep_alive(false);
-      return Send(std::move(res), false);
+      return Send(AnyResponse(std::move(res)), false);
     }
     Close();  // end of stream, timeout, reset: nothing to answer
   }
 
-  void Send(HttpResponse res, bool counted) {
+  void Send(AnyResponse any, bool counted) {
+    std::visit([&](auto& res) { SendOne(std::move(res), counted); }, any);
+  }
+
+  template <class Body>
+  void SendOne(http::response<Body> res, bool counted) {
     bool close = !keep_alive_ || !res.keep_alive() || !server_->accepting_.load();
     res.keep_alive(!close);
-    auto sp = std::make_shared<HttpResponse>(std::move(res));
+    auto sp = std::make_shared<http::response<Body>>(std::move(res));
     http::async_write(
         stream_, *sp,
         [self = shared_from_this(), sp, close, counted](beast::error_code ec, size_t) {

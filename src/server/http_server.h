@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include "common/status.h"
@@ -24,7 +25,10 @@ namespace sluice {
 namespace http = boost::beast::http;
 using HttpRequest = http::request<http::string_body>;
 using HttpResponse = http::response<http::string_body>;
-using Reply = std::function<void(HttpResponse)>;
+// Large answers (export-ids) stream from a file in constant memory.
+using FileResponse = http::response<http::file_body>;
+using AnyResponse = std::variant<HttpResponse, FileResponse>;
+using Reply = std::function<void(AnyResponse)>;
 
 class Router {
  public:

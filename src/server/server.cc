@@ -3,6 +3,9 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 #include <chrono>
 #include <filesystem>
@@ -32,7 +35,8 @@ HttpResponse Unavailable(const std::string& why, unsigned version) {
 std::string RouteLabel(std::string_view target) {
   auto q = target.find('?');
   std::string_view path = target.substr(0, q);
-  if (path == "/v1/events" || path == "/healthz" || path == "/readyz" || path == "/metrics") {
+  if (path == "/v1/events" || path == "/healthz" || path == "/readyz" || path == "/metrics" ||
+      path == "/v1/admin/event-ids") {
     return std::string(path);
   }
   return "other";
@@ -206,6 +210,16 @@ void Server::Handle(HttpRequest req, Reply reply) {
     return answer(JsonResponse(http::status::ok, "{\"status\":\"ready\"}", v));
   }
   if (path == "/metrics") return answer(Metrics(v));
+  if (path == "/v1/admin/event-ids") {
+    if (req.method() != http::verb::get) {
+      return answer(JsonError(http::status::method_not_allowed, "use GET", v));
+    }
+    if (consumer_ == nullptr) {
+      return answer(
+          JsonError(http::status::conflict, "the store is disabled ([store] enabled)", v));
+    }
+    return HandleExportIds(std::move(req), std::move(reply));
+  }
   answer(JsonError(http::status::not_found, "no route for " + std::string(path), v));
 }
 
@@ -307,6 +321,57 @@ void Server::HandleEvents(HttpRequest req, Reply reply) {
     metrics_.CountRequest("/v1/events", 202);
     reply(JsonResponse(http::status::accepted, ok_body, v));
   });
+}
+
+// Every stored event_id, one per line. Written to an unlinked temp file and streamed from
+// there, so memory stays constant however many ids there are; the work runs off the io
+// threads. It first waits for the store to take everything acknowledged so far.
+void Server::HandleExportIds(HttpRequest req, Reply reply) {
+  std::string tenant;
+  std::string_view target(req.target().data(), req.target().size());
+  if (auto p = target.find("tenant="); p != std::string_view::npos) {
+    tenant = std::string(target.substr(p + 7, target.find('&', p) - (p + 7)));
+  }
+  const unsigned v = req.version();
+  std::thread([this, reply = std::move(reply), tenant, v]() mutable {
+    auto answer = [&](AnyResponse res, unsigned status) {
+      metrics_.CountRequest("/v1/admin/event-ids", status);
+      reply(std::move(res));
+    };
+    const uint64_t acked = log_->durable_offset();
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (consumer_->applied_offset() < acked && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (consumer_->applied_offset() < acked) {
+      return answer(Unavailable("the store is still catching up with the log", v), 503);
+    }
+    std::string path = config_.data_dir + "/export-XXXXXX";
+    int fd = mkstemp(path.data());
+    if (fd < 0) {
+      return answer(JsonError(http::status::internal_server_error, "cannot create a temp file", v),
+                    500);
+    }
+    FILE* f = fdopen(fd, "w");
+    Status s = engine_->store()->ForEachEventId(tenant, [&](std::string_view, std::string_view id) {
+      std::fwrite(id.data(), 1, id.size(), f);
+      std::fputc('\n', f);
+    });
+    bool written = std::fflush(f) == 0;
+    std::fclose(f);
+    FileResponse res{http::status::ok, v};
+    boost::beast::error_code ec;
+    if (s.ok() && written) res.body().open(path.c_str(), boost::beast::file_mode::scan, ec);
+    ::unlink(path.c_str());  // the open descriptor keeps the bytes until sent
+    if (!s.ok() || !written || ec) {
+      return answer(JsonError(http::status::internal_server_error,
+                              "export failed: " + (s.ok() ? ec.message() : s.message()), v),
+                    500);
+    }
+    res.set(http::field::content_type, "text/plain; charset=utf-8");
+    res.prepare_payload();
+    answer(std::move(res), 200);
+  }).detach();
 }
 
 HttpResponse Server::Metrics(unsigned version) {

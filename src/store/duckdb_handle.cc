@@ -1,3 +1,5 @@
+// RAII wrappers over the DuckDB C API (duckdb_handle.h): every handle freed once, on every
+// path, and DuckDB's error text carried in the Status.
 #include "store/duckdb_handle.h"
 
 namespace sluice::duck {

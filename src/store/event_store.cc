@@ -1,3 +1,5 @@
+// EventStore (event_store.h): schema, and batches appended as whole data chunks inside one
+// transaction with their consumer offset.
 #include "store/event_store.h"
 
 #include <algorithm>

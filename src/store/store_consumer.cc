@@ -1,3 +1,5 @@
+// StoreConsumer (store_consumer.h): the thread that tails the log into DuckDB, batch by
+// batch, resuming from the offset committed in DuckDB.
 #include "store/store_consumer.h"
 
 #include <spdlog/spdlog.h>

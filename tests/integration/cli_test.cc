@@ -83,6 +83,13 @@ TEST(CliTest, ImportThroughRunningServer) {
   auto r = RunSluice({"import", "--url", server.url(), dir + "/a.ndjson"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("1000 new"), std::string::npos) << r.err;
+  // export-ids through the server sees every acknowledged id at once (it waits for the
+  // store to catch up with the log).
+  r = RunSluice({"export-ids", "--url", server.url()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  auto lines = std::count(r.out.begin(), r.out.end(), '\n');
+  EXPECT_EQ(lines, 1000);
+  EXPECT_NE(r.out.find("u999\n"), std::string::npos);
   // While the server holds the data dir, offline commands refuse with a pointer to --url.
   r = RunSluice({"export-ids", "--data-dir", dir + "/data"});
   EXPECT_NE(r.exit_code, 0);
