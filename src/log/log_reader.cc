@@ -1,11 +1,20 @@
-// LogReader over durable records: pread from segment files, crossing segment boundaries
-// and skipping damaged ranges by the same rule recovery used (record_scan.h).
+// LogReader over durable records: pread from segment files into a read-ahead buffer,
+// crossing segment boundaries and skipping damaged ranges.
+//
+// Only bytes below durable_offset() are read, and those never change afterwards, so the
+// buffer needs no invalidation and a tailing reader just calls Next() again later. Ranges
+// recovery reported as damaged are jumped over by table lookup; damage that appeared
+// after Open (bit rot) is resynchronized with the same rule recovery uses, so the reader
+// lands where a restart's recovery would.
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
-#include <cstring>
+#include <memory>
 
+#include "log/log_files.h"
 #include "log/log_impl.h"
 #include "log/record_scan.h"
 
@@ -13,10 +22,16 @@ namespace sluice {
 
 namespace {
 
+// Small records are read 256 KiB at a time, one pread for many records; a large one is
+// read whole in one pread.
+constexpr size_t kReadAhead = 256 << 10;
+// A buffer grown for a large record is given back once records are small again.
+constexpr size_t kKeepCapacity = 4 << 20;
+
 class SegmentLogReader : public LogReader {
  public:
   SegmentLogReader(const LogImpl* log, uint64_t from) : log_(log), pos_(from) {}
-  ~SegmentLogReader() override { CloseFd(); }
+  ~SegmentLogReader() override { CloseSegment(); }
 
   uint64_t position() const override { return pos_; }
 
@@ -25,94 +40,117 @@ class SegmentLogReader : public LogReader {
     while (true) {
       const uint64_t limit = log_->durable_offset();
       if (pos_ >= limit) return false;
-      LogImpl::Segment seg;
-      bool last;
-      uint64_t next_base;
-      if (!log_->FindSegment(pos_, &seg, &last, &next_base)) {
+      LogImpl::Location loc;
+      if (!log_->Locate(pos_, &loc)) {
         *status = Status::NotFound("log offset " + std::to_string(pos_) +
-                                   " is no longer retained (segment deleted)");
+                                   " is no longer retained (its segment was deleted)");
         return false;
       }
-      // Bytes of this segment we may read: up to its end and never past durable.
-      const uint64_t seg_end = last ? limit : std::min(next_base, limit);
-      if (pos_ >= seg.base + seg.size || pos_ >= seg_end) {
-        if (last) return false;
-        pos_ = next_base;  // past a sealed segment's (possibly damaged) tail
+      if (loc.skip_to > pos_) {
+        pos_ = loc.skip_to;  // recovery reported these bytes as damaged
         continue;
       }
-      if (!OpenSegment(seg.base, status)) return false;
-      const size_t avail = static_cast<size_t>(std::min(seg_end, seg.base + seg.size) - pos_);
-      const uint64_t file_pos = pos_ - seg.base;
-      // Header first, then the payload: records can be large, so read exactly one.
-      if (!ReadAt(file_pos, std::min<size_t>(avail, kLogHeaderSize), status)) return false;
-      size_t total = 0;
-      RecordCheck c = CheckRecord(buf_.data(), buf_.size(), &total);
-      if (c == RecordCheck::kIncomplete && buf_.size() == kLogHeaderSize) {
-        uint32_t length;
-        std::memcpy(&length, buf_.data() + 4, 4);
-        const size_t want = std::min<size_t>(avail, kLogHeaderSize + static_cast<size_t>(length));
-        if (!ReadAt(file_pos, want, status)) return false;
-        c = CheckRecord(buf_.data(), buf_.size(), &total);
+      const uint64_t seg_end = std::min(loc.end, limit);
+      if (pos_ >= seg_end) {
+        if (loc.next_base == UINT64_MAX) return false;  // the active segment: caught up
+        pos_ = loc.next_base;  // past a sealed segment's end (a damaged tail or a gap)
+        continue;
       }
-      if (c == RecordCheck::kValid) {
-        rec->type = static_cast<RecordType>(static_cast<uint8_t>(buf_[8]));
-        rec->payload = std::string_view(buf_.data() + kLogHeaderSize, total - kLogHeaderSize);
-        rec->offset = pos_;
-        rec->end_offset = pos_ + total;
-        pos_ += total;
-        return true;
-      }
-      if (last && seg_end == limit && c == RecordCheck::kIncomplete) {
-        *status = Status::Corruption("log record at offset " + std::to_string(pos_) +
-                                     " extends past the durable end");
-        return false;
-      }
-      // Damaged range recovery reported: resynchronize on the next valid record.
-      if (!ReadAt(file_pos, avail, status)) return false;
-      pos_ += FindNextValidRecord(buf_.data(), buf_.size());
+      const uint64_t avail = seg_end - pos_;
+      bool valid = false;
+      if (!ReadRecord(loc, avail, rec, &valid, status)) return false;
+      if (valid) return true;
+      if (!Resync(loc, avail, status)) return false;
     }
   }
 
  private:
+  // Reads the record at pos_ if it is whole and valid within `avail` bytes.
+  bool ReadRecord(const LogImpl::Location& loc, uint64_t avail, LogRecord* rec, bool* valid,
+                  Status* status) {
+    *valid = false;
+    if (avail < kLogHeaderSize) return true;
+    if (!Fill(loc, pos_, kLogHeaderSize, avail, status)) return false;
+    uint32_t length;
+    if (!PlausibleHeader(At(pos_), &length)) return true;
+    const uint64_t total = kLogHeaderSize + static_cast<uint64_t>(length);
+    if (total > avail) return true;  // runs past the segment or the durable end
+    if (!Fill(loc, pos_, total, avail, status)) return false;
+    size_t checked;
+    if (CheckRecord(At(pos_), total, &checked) != RecordCheck::kValid) return true;
+    const char* data = At(pos_);
+    rec->type = static_cast<RecordType>(static_cast<uint8_t>(data[8]));
+    rec->payload = std::string_view(data + kLogHeaderSize, length);
+    rec->offset = pos_;
+    rec->end_offset = pos_ + total;
+    pos_ += total;
+    *valid = true;
+    return true;
+  }
+
+  // Damage recovery did not see (the bytes changed after Open). Rare, so it may read the
+  // rest of the segment at once: a candidate record can be up to kMaxRecordPayload long.
+  bool Resync(const LogImpl::Location& loc, uint64_t avail, Status* status) {
+    if (!Fill(loc, pos_, avail, avail, status)) return false;
+    const uint64_t skip = FindNextValidRecord(At(pos_), avail);
+    spdlog::warn("log: no valid record at offset {} of {}; skipping {} bytes", pos_,
+                 log_->SegmentPath(loc.base), skip);
+    pos_ += skip;
+    return true;
+  }
+
+  const char* At(uint64_t offset) const { return buf_.get() + (offset - buf_offset_); }
+
+  // Makes buf_ hold [offset, offset + need), reading ahead up to `avail` bytes.
+  bool Fill(const LogImpl::Location& loc, uint64_t offset, uint64_t need, uint64_t avail,
+            Status* status) {
+    if (offset >= buf_offset_ && offset + need <= buf_offset_ + buf_len_) return true;
+    const size_t n = static_cast<size_t>(std::max(need, std::min<uint64_t>(avail, kReadAhead)));
+    if (n > buf_cap_ || (buf_cap_ > kKeepCapacity && n <= kReadAhead)) {
+      buf_len_ = 0;
+      buf_.reset();  // release before allocating: large buffers must not coexist
+      buf_cap_ = std::max(n, kReadAhead);
+      buf_.reset(new char[buf_cap_]);  // not make_unique: that would zero the buffer
+    }
+    if (!OpenSegment(loc.base, status)) return false;
+    buf_len_ = 0;
+    *status = ReadFully(fd_, offset - loc.base, buf_.get(), n, path_);
+    if (!status->ok()) return false;
+    buf_offset_ = offset;
+    buf_len_ = n;
+    return true;
+  }
+
   bool OpenSegment(uint64_t base, Status* status) {
     if (fd_ >= 0 && fd_base_ == base) return true;
-    CloseFd();
-    const std::string path = log_->SegmentPath(base);
-    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    CloseSegment();
+    path_ = log_->SegmentPath(base);
+    fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ < 0) {
-      *status = Status::FromErrno("open " + path, errno);
+      const int err = errno;
+      *status = err == ENOENT ? Status::NotFound(path_ + " was deleted (log offset " +
+                                                 std::to_string(pos_) + " no longer retained)")
+                              : Status::FromErrno("open " + path_, err);
       return false;
     }
     fd_base_ = base;
     return true;
   }
 
-  void CloseFd() {
+  void CloseSegment() {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
   }
 
-  bool ReadAt(uint64_t file_pos, size_t n, Status* status) {
-    buf_.resize(n);
-    size_t done = 0;
-    while (done < n) {
-      ssize_t r = ::pread(fd_, buf_.data() + done, n - done, static_cast<off_t>(file_pos + done));
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) {
-        *status = r == 0 ? Status::Corruption("log segment shorter than its recorded size")
-                         : Status::FromErrno("pread log segment", errno);
-        return false;
-      }
-      done += static_cast<size_t>(r);
-    }
-    return true;
-  }
-
-  const LogImpl* log_;
+  const LogImpl* const log_;
   uint64_t pos_;
   int fd_ = -1;
   uint64_t fd_base_ = 0;
-  std::string buf_;
+  std::string path_;
+  std::unique_ptr<char[]> buf_;
+  size_t buf_cap_ = 0;
+  uint64_t buf_offset_ = 0;  // log offset of buf_[0]
+  size_t buf_len_ = 0;
 };
 
 }  // namespace

@@ -1,6 +1,9 @@
-// Validating one record in a buffer of segment bytes, and finding the next valid record
-// after a damaged one. Shared by recovery (Log::Open) and LogReader, so both draw the same
-// line between "record" and "garbage" from the same bytes.
+// Encoding one record, validating one record, and finding the next valid record after a
+// damaged one (log_format.h has the layout).
+//
+// Recovery (log_recovery.cc) and LogReader both draw the line between "record" and
+// "garbage" with these functions, so a damaged range that recovery reports as skipped is
+// the range a reader skips: the same bytes give the same answer.
 #pragma once
 
 #include <cstddef>
@@ -8,17 +11,26 @@
 
 namespace sluice {
 
-enum class RecordCheck { kValid, kIncomplete, kBad };
+enum class RecordCheck {
+  kValid,
+  kIncomplete,  // the header (or the length it claims) runs past the bytes available
+  kBad,         // impossible length, unknown type or CRC mismatch
+};
 
-// Checks the record starting at data[0] with `avail` bytes available. On kValid sets
-// *total to header + payload size.
+// Writes the 9-byte header of a record with this type and payload.
+void EncodeRecordHeader(char* header, uint8_t type, const char* payload, uint32_t length);
+
+// Checks the header alone: known type and a length <= kMaxRecordPayload. On success sets
+// *length to the payload length.
+bool PlausibleHeader(const char* header, uint32_t* length);
+
+// Checks the record starting at data[0] given `avail` bytes. On kValid sets *total to the
+// header + payload size.
 RecordCheck CheckRecord(const char* data, size_t avail, size_t* total);
 
-// The first position p in (0, avail) where a complete valid record starts, or `avail` if
-// none. Only record types sluice writes are candidates, which keeps the scan over random
-// garbage cheap.
+// The smallest p in [1, avail) where a complete valid record starts, or `avail` if there
+// is none. This is the resynchronization rule after damage; it is deterministic in the
+// bytes so recovery and readers agree.
 size_t FindNextValidRecord(const char* data, size_t avail);
-
-void EncodeRecordHeader(char* header, uint8_t type, const char* payload, uint32_t length);
 
 }  // namespace sluice

@@ -153,8 +153,9 @@ TEST(CrashTest, GracefulShutdownUnderLoadLosesNothing) {
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   auto t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(server.Stop(), 0) << server.log_text();
-  // Every request in flight is answered promptly, not left to a shutdown timeout.
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10)) << server.log_text();
+  // Every request in flight is answered, none left to the 30 s shutdown timeout (the
+  // bound is loose: the rest of the suite may be loading both cores meanwhile).
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(25)) << server.log_text();
   EXPECT_EQ(server.log_text().find("unanswered"), std::string::npos) << server.log_text();
   StopBench(bench);
   auto acked = Lines(ReadFile(ids));

@@ -1,366 +1,367 @@
-// The log's contract (log.h), modelled on LevelDB's log_test, corruption_test and
-// recovery_test: what was made durable is read back exactly, damage is cut or skipped
-// and reported, consumers and GC keep exactly what someone still needs.
-#include "log/log.h"
-
-#include <fcntl.h>
-#include <gtest/gtest.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
+// The log's read/write contract (modelled on LevelDB's log_test): what is appended and made
+// durable is read back exactly, at the offsets Append returned, across segments, by
+// readers that tail the log; group commit shares fsyncs; backpressure and shutdown.
 #include <atomic>
-#include <filesystem>
-#include <fstream>
-#include <random>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <map>
+#include <mutex>
 #include <set>
 #include <thread>
+
+#include "log/log_format.h"
+#include "log_test_util.h"
 
 namespace sluice {
 namespace {
 
-class LogTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/sluice-log-test-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    options_.dir = dir_ + "/log";
-  }
-  void TearDown() override {
-    log_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
-  RecoveryReport Open() {
-    log_.reset();
-    RecoveryReport report;
-    auto r = Log::Open(options_, &report);
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    if (r.ok()) log_ = std::move(*r);
-    return report;
-  }
-
-  uint64_t Append(const std::string& payload) {
-    auto r = log_->Append(RecordType::kEventBatch, payload);
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    EXPECT_TRUE(log_->WaitDurable(*r).ok());
-    return *r;
-  }
-
-  std::vector<std::string> ReadAll(uint64_t from = UINT64_MAX) {
-    if (from == UINT64_MAX) from = log_->start_offset();
-    auto reader = log_->NewReader(from);
-    std::vector<std::string> out;
-    LogRecord rec;
-    Status st;
-    while (reader->Next(&rec, &st)) out.emplace_back(rec.payload);
-    EXPECT_TRUE(st.ok()) << st.ToString();
-    return out;
-  }
-
-  std::vector<std::string> Segments() {
-    std::vector<std::string> out;
-    for (auto& e : std::filesystem::directory_iterator(options_.dir)) {
-      if (e.path().extension() == ".seg") out.push_back(e.path());
-    }
-    std::sort(out.begin(), out.end());
-    return out;
-  }
-
-  static std::string Payload(int i, size_t n) {
-    std::string s(n, '\0');
-    for (size_t k = 0; k < n; ++k) s[k] = static_cast<char>('a' + (i * 31 + k) % 26);
-    return s;
-  }
-
-  std::string dir_;
-  LogOptions options_;
-  std::unique_ptr<Log> log_;
-};
+class LogTest : public testing::LogTestBase {};
 
 TEST_F(LogTest, RoundTripManySizes) {
   Open();
   std::vector<std::string> written;
-  for (size_t n : {0, 1, 2, 8, 9, 100, 4095, 32768, 1000000}) {
-    written.push_back(Payload(static_cast<int>(n), n));
-    Append(written.back());
+  std::vector<uint64_t> ends;
+  const size_t sizes[] = {0,     1,     2,     8,      9,      10,     100,     4095,          4096,
+                          32767, 32768, 65536, 262143, 262144, 262153, 1 << 20, (5 << 20) + 3, 0,
+                          1};
+  int i = 0;
+  for (size_t n : sizes) {
+    written.push_back(Payload(i, n));
+    ends.push_back(
+        Write(written.back(), i % 2 ? RecordType::kConnectorBatch : RecordType::kEventBatch));
+    ++i;
   }
-  EXPECT_EQ(ReadAll(), written);
-  Open();  // and after reopen
-  EXPECT_EQ(ReadAll(), written);
-  EXPECT_EQ(log_->end_offset(), log_->durable_offset());
+  for (int pass = 0; pass < 2; ++pass) {  // then again after reopening
+    auto reader = log_->NewReader(0);
+    LogRecord rec;
+    Status st;
+    uint64_t prev_end = 0;
+    for (size_t k = 0; k < written.size(); ++k) {
+      ASSERT_TRUE(reader->Next(&rec, &st)) << "record " << k << ": " << st.ToString();
+      EXPECT_EQ(rec.payload, written[k]) << "record " << k;
+      EXPECT_EQ(rec.type, k % 2 ? RecordType::kConnectorBatch : RecordType::kEventBatch);
+      EXPECT_EQ(rec.offset, prev_end);
+      EXPECT_EQ(rec.end_offset, ends[k]);
+      EXPECT_EQ(rec.end_offset - rec.offset, kLogHeaderSize + written[k].size());
+      EXPECT_EQ(reader->position(), ends[k]);
+      prev_end = rec.end_offset;
+    }
+    EXPECT_FALSE(reader->Next(&rec, &st));
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    EXPECT_EQ(log_->end_offset(), ends.back());
+    EXPECT_EQ(log_->durable_offset(), ends.back());
+    EXPECT_EQ(log_->disk_bytes(), ends.back());
+    RecoveryReport rep = Open();
+    EXPECT_EQ(rep.records, written.size());
+    EXPECT_EQ(rep.truncated_bytes + rep.skipped_bytes, 0u);
+    EXPECT_TRUE(rep.notes.empty());
+  }
 }
 
-TEST_F(LogTest, OffsetsAreRecordBoundaries) {
+TEST_F(LogTest, OffsetsAreGlobalBytePositions) {
   Open();
-  uint64_t a = Append("first");
-  uint64_t b = Append("second");
+  const uint64_t a = Write("first");
+  const uint64_t b = Write("second");
   EXPECT_EQ(a, kLogHeaderSize + 5);
   EXPECT_EQ(b, a + kLogHeaderSize + 6);
   EXPECT_EQ(ReadAll(a), std::vector<std::string>{"second"});
-  auto reader = log_->NewReader(0);
-  LogRecord rec;
-  Status st;
-  ASSERT_TRUE(reader->Next(&rec, &st));
-  EXPECT_EQ(rec.offset, 0u);
-  EXPECT_EQ(rec.end_offset, a);
-  EXPECT_EQ(rec.type, RecordType::kEventBatch);
+  EXPECT_EQ(ReadAll(b), std::vector<std::string>{});
+  // The on-disk bytes are exactly the documented format.
+  const std::string bytes = ReadFile(SegmentFiles()[0]);
+  ASSERT_EQ(bytes.size(), b);
+  EXPECT_EQ(bytes.substr(4, 5), std::string("\x05\x00\x00\x00\x01", 5));
+  EXPECT_EQ(bytes.substr(kLogHeaderSize, 5), "first");
 }
 
-TEST_F(LogTest, SegmentsRollAndReadAcross) {
+TEST_F(LogTest, SegmentsRollBySizeAndAreNamedByOffset) {
   options_.segment_bytes = 1000;
   Open();
   std::vector<std::string> written;
-  for (int i = 0; i < 50; ++i) {
-    written.push_back(Payload(i, 100 + i * 7));
-    Append(written.back());
+  for (int i = 0; i < 60; ++i) {
+    written.push_back(Payload(i, 50 + i * 7));
+    Write(written.back());
   }
-  EXPECT_GT(Segments().size(), 5u);
-  EXPECT_EQ(ReadAll(), written);
-  Open();
-  EXPECT_EQ(ReadAll(), written);
-  // A record larger than a segment gets a segment of its own.
-  written.push_back(Payload(99, 5000));
-  Append(written.back());
+  // A record larger than a segment gets one to itself; the next record rolls again.
+  written.push_back(Payload(99, 3000));
+  Write(written.back());
   written.push_back("after");
-  Append(written.back());
+  const uint64_t end = Write(written.back());
+
+  const auto files = SegmentFiles();
+  ASSERT_GT(files.size(), 10u);
+  uint64_t expected_base = 0;
+  for (const auto& f : files) {
+    char name[32];
+    std::snprintf(name, sizeof name, "%020llu.seg", static_cast<unsigned long long>(expected_base));
+    EXPECT_EQ(std::filesystem::path(f).filename(), name);
+    const uint64_t size = std::filesystem::file_size(f);
+    EXPECT_TRUE(size <= options_.segment_bytes || size == kLogHeaderSize + 3000) << f;
+    expected_base += size;
+  }
+  EXPECT_EQ(expected_base, end);
+  EXPECT_EQ(ReadAll(), written);
+  // Every segment parses on its own: no record spans two.
+  RecoveryReport rep = Open();
+  EXPECT_EQ(rep.segments, static_cast<int>(files.size()));
+  EXPECT_EQ(rep.records, written.size());
+  EXPECT_TRUE(rep.notes.empty());
+  EXPECT_EQ(ReadAll(), written);
+  // Appends continue in the last segment after reopening.
+  written.push_back("reopened");
+  Write(written.back());
+  EXPECT_EQ(SegmentFiles().size(), files.size());
   EXPECT_EQ(ReadAll(), written);
 }
 
-TEST_F(LogTest, ReaderTailsNewRecords) {
+TEST_F(LogTest, OversizedPayloadIsRejected) {
+  Open();
+  auto r = log_->Append(RecordType::kEventBatch, std::string(kMaxRecordPayload + 1, 'x'));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Status::Code::kInvalidArgument);
+  Write("still fine");
+  EXPECT_EQ(ReadAll(), std::vector<std::string>{"still fine"});
+}
+
+TEST_F(LogTest, ReaderTailsRecordsAppendedLater) {
+  options_.segment_bytes = 200;
   Open();
   auto reader = log_->NewReader(0);
   LogRecord rec;
   Status st;
   EXPECT_FALSE(reader->Next(&rec, &st));
   EXPECT_TRUE(st.ok());
-  Append("one");
-  ASSERT_TRUE(reader->Next(&rec, &st));
-  EXPECT_EQ(rec.payload, "one");
-  EXPECT_FALSE(reader->Next(&rec, &st));
-  Append("two");
-  ASSERT_TRUE(reader->Next(&rec, &st));
-  EXPECT_EQ(rec.payload, "two");
+  for (int i = 0; i < 20; ++i) {  // 20 x 79 bytes: crosses several segment rolls
+    const std::string p = Payload(i, 70);
+    const uint64_t end = Write(p);
+    ASSERT_TRUE(reader->Next(&rec, &st)) << i << ": " << st.ToString();
+    EXPECT_EQ(rec.payload, p);
+    EXPECT_EQ(rec.end_offset, end);
+    EXPECT_FALSE(reader->Next(&rec, &st));
+    EXPECT_TRUE(st.ok());
+    EXPECT_EQ(reader->position(), end);
+  }
+  EXPECT_GT(SegmentFiles().size(), 5u);
 }
 
+TEST_F(LogTest, ReaderNeverReturnsRecordsBeyondDurable) {
+  Open();
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    for (int i = 0; i < 2000; ++i)
+      ASSERT_TRUE(log_->Append(RecordType::kEventBatch, Payload(i, 300)).ok());
+    done = true;
+  });
+  auto reader = log_->NewReader(0);
+  LogRecord rec;
+  Status st;
+  int seen = 0;
+  while (seen < 2000) {
+    if (reader->Next(&rec, &st)) {
+      ASSERT_LE(rec.end_offset, log_->durable_offset());
+      ASSERT_EQ(rec.payload, Payload(seen, 300));
+      ++seen;
+    } else {
+      ASSERT_TRUE(st.ok()) << st.ToString();
+      std::this_thread::yield();
+    }
+  }
+  writer.join();
+}
+
+// Eight threads, each waiting for durability after every append (what HTTP handlers do).
 TEST_F(LogTest, ConcurrentAppendsShareFsyncs) {
   Open();
-  constexpr int kThreads = 8, kPerThread = 200;
-  std::vector<std::thread> threads;
+  constexpr int kThreads = 8, kPerThread = 150;
+  std::mutex mu;
+  std::map<uint64_t, std::string> acked;  // end offset -> payload
   std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
-        auto r = log_->Append(RecordType::kEventBatch,
-                              std::to_string(t) + ":" + std::to_string(i) + Payload(i, 500));
-        if (!r.ok() || !log_->WaitDurable(*r).ok()) ++failures;
+        const std::string p = std::to_string(t) + ":" + std::to_string(i) + ":" +
+                              Payload(t * 1000 + i, (i * 37 + t * 11) % 3000);
+        auto r = log_->Append(RecordType::kEventBatch, p);
+        if (!r.ok() || !log_->WaitDurable(*r).ok()) {
+          ++failures;
+          continue;
+        }
+        EXPECT_GE(log_->durable_offset(), *r);
+        std::lock_guard<std::mutex> lock(mu);
+        EXPECT_TRUE(acked.emplace(*r, p).second) << "offset handed out twice";
       }
     });
   }
   for (auto& th : threads) th.join();
-  EXPECT_EQ(failures.load(), 0);
-  auto all = ReadAll();
-  ASSERT_EQ(all.size(), static_cast<size_t>(kThreads * kPerThread));
-  std::set<std::string> keys;
-  for (auto& p : all) keys.insert(p.substr(0, p.find('a') == std::string::npos ? 6 : p.size()));
-  EXPECT_EQ(keys.size(), all.size());  // each record exactly once
-  EXPECT_LT(log_->fsyncs(), static_cast<uint64_t>(kThreads * kPerThread));
-}
-
-TEST_F(LogTest, OnDurableFiresOnceDurable) {
-  Open();
-  auto r = log_->Append(RecordType::kEventBatch, "x");
-  ASSERT_TRUE(r.ok());
-  std::atomic<int> fired{0};
-  log_->OnDurable(*r, [&](const Status& s) {
-    EXPECT_TRUE(s.ok());
-    EXPECT_GE(log_->durable_offset(), *r);
-    ++fired;
-  });
-  ASSERT_TRUE(log_->WaitDurable(*r).ok());
-  EXPECT_EQ(fired.load(), 1);
-  log_->OnDurable(*r, [&](const Status&) { ++fired; });  // already durable: at once
-  EXPECT_EQ(fired.load(), 2);
-}
-
-// Cutting the last record at every byte leaves exactly the complete records.
-TEST_F(LogTest, TruncatedTailAtEveryByte) {
-  Open();
-  Append("alpha");
-  uint64_t good_end = Append("bravo-bravo");
-  Append(Payload(3, 60));
-  log_.reset();
-  const std::string seg = Segments().back();
-  const uint64_t full = std::filesystem::file_size(seg);
-  std::string bytes;
-  {
-    std::ifstream f(seg, std::ios::binary);
-    bytes.assign(std::istreambuf_iterator<char>(f), {});
-  }
-  for (uint64_t cut = good_end; cut < full; ++cut) {
-    {
-      std::ofstream f(seg, std::ios::binary | std::ios::trunc);
-      f.write(bytes.data(), static_cast<std::streamsize>(cut));
-    }
-    RecoveryReport rep = Open();
-    EXPECT_EQ(rep.truncated_bytes, cut - good_end) << "cut at " << cut;
-    EXPECT_EQ(rep.records, 2u);
-    EXPECT_EQ(ReadAll(), (std::vector<std::string>{"alpha", "bravo-bravo"}));
-    EXPECT_EQ(log_->end_offset(), good_end);
-    if (cut > good_end) {
-      EXPECT_FALSE(rep.notes.empty());
-    }
-    log_.reset();
-  }
-}
-
-TEST_F(LogTest, BitFlipInLastRecordCutsTail) {
-  Open();
-  Append("keep-me");
-  uint64_t end = Append("flip-me-please");
-  log_.reset();
-  const std::string seg = Segments().back();
-  int fd = ::open(seg.c_str(), O_RDWR);
-  char c;
-  ASSERT_EQ(::pread(fd, &c, 1, static_cast<off_t>(end - 3)), 1);
-  c ^= 0x10;
-  ASSERT_EQ(::pwrite(fd, &c, 1, static_cast<off_t>(end - 3)), 1);
-  ::close(fd);
-  RecoveryReport rep = Open();
-  EXPECT_EQ(ReadAll(), std::vector<std::string>{"keep-me"});
-  EXPECT_GT(rep.truncated_bytes, 0u);
-  // Appends continue after the cut and survive reopen.
-  Append("new");
-  Open();
-  EXPECT_EQ(ReadAll(), (std::vector<std::string>{"keep-me", "new"}));
-}
-
-TEST_F(LogTest, CorruptMiddleRecordIsSkippedAndReported) {
-  Open();
-  uint64_t a = Append("first-record");
-  Append("middle-record-to-damage");
-  Append("third-record");
-  Append("fourth-record");
-  log_.reset();
-  const std::string seg = Segments().back();
-  int fd = ::open(seg.c_str(), O_RDWR);
-  char c;
-  ASSERT_EQ(::pread(fd, &c, 1, static_cast<off_t>(a + kLogHeaderSize + 2)), 1);
-  c ^= 0x01;
-  ASSERT_EQ(::pwrite(fd, &c, 1, static_cast<off_t>(a + kLogHeaderSize + 2)), 1);
-  ::close(fd);
-  RecoveryReport rep = Open();
-  EXPECT_EQ(rep.skipped_bytes, kLogHeaderSize + 23u);
-  EXPECT_EQ(rep.truncated_bytes, 0u);
-  ASSERT_FALSE(rep.notes.empty());
-  EXPECT_NE(rep.notes[0].find("skipped"), std::string::npos);
-  EXPECT_EQ(ReadAll(), (std::vector<std::string>{"first-record", "third-record", "fourth-record"}));
-}
-
-TEST_F(LogTest, GarbageAfterValidRecordsIsCut) {
-  Open();
-  Append("a");
-  Append("b");
-  log_.reset();
-  {
-    std::ofstream f(Segments().back(), std::ios::binary | std::ios::app);
-    std::mt19937 rng(42);
-    for (int i = 0; i < 5000; ++i) f.put(static_cast<char>(rng()));
-  }
-  RecoveryReport rep = Open();
-  EXPECT_EQ(rep.truncated_bytes, 5000u);
-  EXPECT_EQ(ReadAll(), (std::vector<std::string>{"a", "b"}));
-}
-
-TEST_F(LogTest, ZeroFilledTailIsCut) {
-  // What a power loss after a file-size update but before the data leaves behind.
-  Open();
-  Append("a");
-  log_.reset();
-  {
-    std::ofstream f(Segments().back(), std::ios::binary | std::ios::app);
-    f << std::string(4096, '\0');
-  }
-  RecoveryReport rep = Open();
-  EXPECT_EQ(rep.truncated_bytes, 4096u);
-  EXPECT_EQ(ReadAll(), std::vector<std::string>{"a"});
-}
-
-TEST_F(LogTest, ConsumersPersistAndGarbageCollection) {
-  options_.segment_bytes = 500;
-  Open();
-  auto r = log_->RegisterConsumer("store");
-  ASSERT_TRUE(r.ok());
-  EXPECT_EQ(*r, 0u);
-  EXPECT_FALSE(log_->RegisterConsumer("../evil").ok());
-  std::vector<uint64_t> ends;
-  for (int i = 0; i < 30; ++i) ends.push_back(Append(Payload(i, 100)));
-  size_t before = Segments().size();
-  ASSERT_GT(before, 4u);
-  ASSERT_TRUE(log_->CollectGarbage().ok());
-  EXPECT_EQ(Segments().size(), before);  // consumer at 0 keeps everything
-  ASSERT_TRUE(log_->CommitConsumerOffset("store", ends[20]).ok());
-  ASSERT_TRUE(log_->CollectGarbage().ok());
-  EXPECT_LT(Segments().size(), before);
-  EXPECT_LE(log_->start_offset(), ends[20]);
-  EXPECT_GT(log_->start_offset(), 0u);
-  // Records from the consumer's offset on are all still readable.
-  auto rest = ReadAll(ends[20]);
-  EXPECT_EQ(rest.size(), 9u);
-  // A reader from a deleted offset fails clearly.
+  ASSERT_EQ(failures.load(), 0);
+  ASSERT_EQ(acked.size(), static_cast<size_t>(kThreads * kPerThread));
+  // Every record exactly once, at the offset its Append returned, in offset order.
   auto reader = log_->NewReader(0);
   LogRecord rec;
   Status st;
-  EXPECT_FALSE(reader->Next(&rec, &st));
-  EXPECT_EQ(st.code(), Status::Code::kNotFound);
-  // The offset persists.
-  Open();
-  r = log_->RegisterConsumer("store");
-  ASSERT_TRUE(r.ok());
-  EXPECT_EQ(*r, ends[20]);
-  EXPECT_EQ(log_->MinConsumerOffset(), ends[20]);
-  // A second, slower consumer holds segments back.
-  ASSERT_TRUE(log_->RegisterConsumer("slow").ok());
-  EXPECT_EQ(log_->MinConsumerOffset(), log_->start_offset());
+  auto it = acked.begin();
+  std::vector<int> next_i(kThreads, 0);
+  while (reader->Next(&rec, &st)) {
+    ASSERT_NE(it, acked.end());
+    EXPECT_EQ(rec.end_offset, it->first);
+    EXPECT_EQ(rec.payload, it->second);
+    // A thread's own appends appear in the order it made them.
+    const int t = std::stoi(std::string(rec.payload.substr(0, rec.payload.find(':'))));
+    const std::string prefix = std::to_string(t) + ":" + std::to_string(next_i[t]++) + ":";
+    EXPECT_EQ(rec.payload.substr(0, prefix.size()), prefix);
+    ++it;
+  }
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(it, acked.end());
+  EXPECT_GT(log_->fsyncs(), 0u);
+  EXPECT_LT(log_->fsyncs(), static_cast<uint64_t>(kThreads * kPerThread));
 }
 
-TEST_F(LogTest, ActiveSegmentIsNeverDeleted) {
+TEST_F(LogTest, OnDurableCompletesInOffsetOrderAndImmediatelyWhenDurable) {
   Open();
-  ASSERT_TRUE(log_->RegisterConsumer("c").ok());
-  uint64_t end = Append("only");
-  ASSERT_TRUE(log_->CommitConsumerOffset("c", end).ok());
-  ASSERT_TRUE(log_->CollectGarbage().ok());
-  EXPECT_EQ(Segments().size(), 1u);
-  Append("more");
-  EXPECT_EQ(ReadAll(end), std::vector<std::string>{"more"});
+  std::mutex mu;
+  std::vector<uint64_t> order;
+  uint64_t last = 0;
+  for (int i = 0; i < 50; ++i) {
+    auto r = log_->Append(RecordType::kEventBatch, Payload(i, 100));
+    ASSERT_TRUE(r.ok());
+    last = *r;
+    log_->OnDurable(*r, [&, off = *r](const Status& s) {
+      EXPECT_TRUE(s.ok());
+      EXPECT_GE(log_->durable_offset(), off);
+      std::lock_guard<std::mutex> lock(mu);
+      order.push_back(off);
+    });
+  }
+  ASSERT_TRUE(log_->WaitDurable(last).ok());
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    ASSERT_EQ(order.size(), 50u);
+    EXPECT_TRUE(std::is_sorted(order.begin(), order.end()));
+  }
+  bool fired = false;
+  log_->OnDurable(last, [&](const Status& s) { fired = s.ok(); });  // on this thread
+  EXPECT_TRUE(fired);
+  EXPECT_TRUE(log_->WaitDurable(0).ok());
 }
 
 TEST_F(LogTest, PendingLimitIsBackpressure) {
   options_.max_pending_bytes = 1 << 20;
-  options_.fsync = true;
   Open();
-  // Without waiting, a burst far larger than the limit must be refused at some point.
-  std::string big(256 << 10, 'x');
-  bool refused = false;
-  uint64_t last = 0;
-  for (int i = 0; i < 2000 && !refused; ++i) {
-    auto r = log_->Append(RecordType::kEventBatch, big);
-    if (!r.ok()) {
-      EXPECT_EQ(r.status().code(), Status::Code::kUnavailable);
-      refused = true;
-    } else {
-      last = *r;
-    }
+  // Hold the commit thread inside a completion so that nothing drains the queue.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool entered = false, release = false;
+  auto first = log_->Append(RecordType::kEventBatch, "first");
+  ASSERT_TRUE(first.ok());
+  log_->OnDurable(*first, [&](const Status&) {
+    std::unique_lock<std::mutex> lock(mu);
+    entered = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release; });
+  });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return entered; });
   }
-  EXPECT_TRUE(refused);
-  EXPECT_TRUE(log_->WaitDurable(last).ok());
+  // Three records of 256 KiB + header fit in 1 MiB, the fourth does not.
+  const std::string big(256 << 10, 'x');
+  std::vector<uint64_t> accepted;
+  for (int i = 0; i < 3; ++i) {
+    auto r = log_->Append(RecordType::kEventBatch, big);
+    ASSERT_TRUE(r.ok()) << i << ": " << r.status().ToString();
+    accepted.push_back(*r);
+  }
+  auto refused = log_->Append(RecordType::kEventBatch, big);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Status::Code::kUnavailable) << refused.status().ToString();
+  EXPECT_TRUE(log_->Append(RecordType::kEventBatch, "small enough").ok());
+  EXPECT_EQ(log_->Append(RecordType::kEventBatch, big).status().code(), Status::Code::kUnavailable);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  ASSERT_TRUE(log_->WaitDurable(accepted.back()).ok());
+  // Once the queue drained, appends are accepted again; nothing accepted was lost.
+  Write("after the burst");
+  EXPECT_EQ(ReadAll(),
+            (std::vector<std::string>{"first", big, big, big, "small enough", "after the burst"}));
 }
 
-TEST_F(LogTest, CloseFlushesPending) {
+TEST_F(LogTest, SingleRecordLargerThanPendingLimitIsAccepted) {
+  options_.max_pending_bytes = 1000;
   Open();
-  for (int i = 0; i < 100; ++i)
-    ASSERT_TRUE(log_->Append(RecordType::kEventBatch, Payload(i, 50)).ok());
-  Open();  // destructor flushed
+  Write(Payload(1, 5000));
+  EXPECT_EQ(ReadAll(), std::vector<std::string>{Payload(1, 5000)});
+}
+
+TEST_F(LogTest, CloseFlushesPendingAndCompletesWaiters) {
+  Open();
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 100; ++i) {
+    auto r = log_->Append(RecordType::kEventBatch, Payload(i, 50));
+    ASSERT_TRUE(r.ok());
+    log_->OnDurable(*r, [&](const Status& s) { ok += s.ok(); });
+  }
+  // An offset nobody will ever append must not leave its waiter hanging.
+  std::atomic<int> never{0};
+  log_->OnDurable(log_->end_offset() + 1000, [&](const Status& s) {
+    EXPECT_EQ(s.code(), Status::Code::kUnavailable);
+    ++never;
+  });
+  Close();
+  EXPECT_EQ(ok.load(), 100);
+  EXPECT_EQ(never.load(), 1);
+  Open();
   EXPECT_EQ(ReadAll().size(), 100u);
+}
+
+TEST_F(LogTest, FsyncDisabledStillRoundTrips) {
+  options_.fsync = false;
+  options_.segment_bytes = 4096;
+  Open();
+  std::vector<std::string> written;
+  for (int i = 0; i < 100; ++i) {
+    written.push_back(Payload(i, 100));
+    Write(written.back());
+  }
+  Open();
+  EXPECT_EQ(ReadAll(), written);
+}
+
+// Not run by default (it writes gigabytes): the >1 GB/s goal for 100 KB records from
+// concurrent appenders. Run with --gtest_also_run_disabled_tests --gtest_filter='*Throughput*'.
+TEST_F(LogTest, DISABLED_ThroughputLargeRecords) {
+  options_.fsync = std::getenv("SLUICE_BENCH_NO_FSYNC") == nullptr;
+  Open();
+  constexpr int kThreads = 4;
+  constexpr size_t kRecord = 100 << 10;
+  constexpr uint64_t kTotal = 2ull << 30;
+  const std::string payload = Payload(7, kRecord);
+  std::atomic<uint64_t> bytes{0};
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      uint64_t last = 0;
+      while (bytes.load() < kTotal) {
+        auto r = log_->Append(RecordType::kEventBatch, payload);
+        if (!r.ok()) {
+          if (last) (void)log_->WaitDurable(last);
+          continue;
+        }
+        last = *r;
+        bytes += kRecord;
+      }
+      EXPECT_TRUE(log_->WaitDurable(last).ok());
+    });
+  }
+  for (auto& th : threads) th.join();
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("%.2f GB/s, %llu fsyncs\n", bytes.load() / s / 1e9,
+              static_cast<unsigned long long>(log_->fsyncs()));
 }
 
 }  // namespace
