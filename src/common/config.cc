@@ -80,6 +80,7 @@ Result<Config> LoadConfig(const std::string& path) {
       ReadInt(t, f, "dedupe", "snapshot_seconds", &c.dedupe_snapshot_seconds, 1));
   SLUICE_RETURN_IF_ERROR(ReadBool(t, f, "store", "enabled", &c.store_enabled));
   SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "store", "batch_ms", &c.store_batch_ms, 1));
+  SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "store", "threads", &c.store_threads, 0));
   SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "store", "batch_events", &c.store_batch_events, 1));
   // Unknown keys are mistakes worth naming (a typo silently ignored is a config bug).
   static const char* known[][2] = {{"server", "listen"},
@@ -95,7 +96,8 @@ Result<Config> LoadConfig(const std::string& path) {
                                    {"dedupe", "snapshot_seconds"},
                                    {"store", "enabled"},
                                    {"store", "batch_ms"},
-                                   {"store", "batch_events"}};
+                                   {"store", "batch_events"},
+                                   {"store", "threads"}};
   for (auto& [section, node] : t) {
     const toml::table* st = node.as_table();
     if (st == nullptr) {

@@ -28,6 +28,7 @@ struct Config {
   int dedupe_snapshot_seconds = 60;
   // [store]
   bool store_enabled = true;
+  int store_threads = 0;  // DuckDB worker threads, 0 = DuckDB's default (all cores)
   int store_batch_ms = 200;
   uint64_t store_batch_events = 100000;
 };

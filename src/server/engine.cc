@@ -39,7 +39,9 @@ Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, bool start_co
       e->ingestor_->dedupe_window());
 
   if (config.store_enabled) {
-    auto store = EventStore::Open(paths.store());
+    EventStoreOptions store_options;
+    store_options.threads = config.store_threads;
+    auto store = EventStore::Open(paths.store(), store_options);
     if (!store.ok()) return store.status();
     e->store_ = std::move(*store);
     if (start_consumer) {
