@@ -331,38 +331,5 @@ TEST_F(LogTest, FsyncDisabledStillRoundTrips) {
   EXPECT_EQ(ReadAll(), written);
 }
 
-// Not run by default (it writes gigabytes): the >1 GB/s goal for 100 KB records from
-// concurrent appenders. Run with --gtest_also_run_disabled_tests --gtest_filter='*Throughput*'.
-TEST_F(LogTest, DISABLED_ThroughputLargeRecords) {
-  options_.fsync = std::getenv("SLUICE_BENCH_NO_FSYNC") == nullptr;
-  Open();
-  constexpr int kThreads = 4;
-  constexpr size_t kRecord = 100 << 10;
-  constexpr uint64_t kTotal = 2ull << 30;
-  const std::string payload = Payload(7, kRecord);
-  std::atomic<uint64_t> bytes{0};
-  const auto t0 = std::chrono::steady_clock::now();
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&] {
-      uint64_t last = 0;
-      while (bytes.load() < kTotal) {
-        auto r = log_->Append(RecordType::kEventBatch, payload);
-        if (!r.ok()) {
-          if (last) (void)log_->WaitDurable(last);
-          continue;
-        }
-        last = *r;
-        bytes += kRecord;
-      }
-      EXPECT_TRUE(log_->WaitDurable(last).ok());
-    });
-  }
-  for (auto& th : threads) th.join();
-  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("%.2f GB/s, %llu fsyncs\n", bytes.load() / s / 1e9,
-              static_cast<unsigned long long>(log_->fsyncs()));
-}
-
 }  // namespace
 }  // namespace sluice
