@@ -217,6 +217,29 @@ TEST_F(DiskPressureTest, NearlyFullDiskIs503WithRetryAfter) {
   EXPECT_EQ(HttpGet(server_->url() + "/readyz").status, 503);
 }
 
+class MemoryBudgetTest : public IngestHttpTest {
+  std::string config() override {
+    return std::string(kSmallConfig) +
+           "[ingest]\nmax_request_bytes = 4194304\nmax_inflight_bytes = 1048576\n";
+  }
+};
+
+// A body is admitted only if it fits the in-memory budget; the check happens on the
+// header, before the body is read, so memory stays bounded by configuration (SPEC §1.6).
+TEST_F(MemoryBudgetTest, BodyOverTheMemoryBudgetIs503BeforeReading) {
+  std::string body;
+  for (int i = 0; body.size() < (2u << 20); ++i) {
+    body += R"({"event_id":"mb)" + std::to_string(i) +
+            R"(","type":"a"})"
+            "\n";
+  }
+  auto r = Post(body, {"Content-Type: application/x-ndjson"});
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_NE(r.headers.find("Retry-After"), std::string::npos) << r.headers;
+  // Within the budget the same server accepts.
+  EXPECT_EQ(Post(R"({"event_id":"small","type":"a"})").status, 202);
+}
+
 class BacklogPressureTest : public IngestHttpTest {
   // No store consumer and a slow dedupe snapshot: the log backlog grows until the limit,
   // then the next snapshot releases it.
