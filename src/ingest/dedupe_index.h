@@ -11,7 +11,9 @@
 // generations (kGenerations); when the table reaches its fill limit, the oldest generation
 // is evicted, so the index always remembers at least the most recent
 // capacity * 0.8 * (kGenerations-1)/kGenerations ids. Bytes per remembered id stay under
-// 24 (see README "Dedupe window").
+// 24 (see README "Dedupe window"). Eviction is one pass over the whole table, with no
+// tombstones left behind, inside the Insert that fills a generation: ~0.11 s at 2^24
+// slots, once every capacity/10 inserts, under the caller's lock.
 //
 // Not thread-safe: the ingestor serializes access.
 #pragma once
