@@ -149,8 +149,8 @@ class HttpSink : public BatchSink {
   CURL* curl_;
 };
 
-Status ImportStream(std::istream& in, uint64_t total_bytes, const std::string& name,
-                    const ImportFlags& flags, BatchSink* sink, Totals* t, Progress* progress) {
+Status ImportStream(std::istream& in, const ImportFlags& flags, BatchSink* sink, Totals* t,
+                    Progress* progress) {
   // Sniff the first non-blank byte: '[' means one JSON array, anything else NDJSON.
   int c;
   while ((c = in.peek()) != EOF && std::isspace(c)) in.get();
@@ -182,8 +182,6 @@ Status ImportStream(std::istream& in, uint64_t total_bytes, const std::string& n
     progress->SetEvents(t->elements);
   }
   if (!carry.empty()) SLUICE_RETURN_IF_ERROR(sink->Send(carry, true, t->elements, t));
-  (void)total_bytes;
-  (void)name;
   return Status::OK();
 }
 
@@ -223,7 +221,7 @@ int RunImport(const Config& config, const ImportFlags& flags) {
       in = &f;
     }
     Progress progress(file == "-" ? "stdin" : file, size, !flags.no_progress);
-    Status s = ImportStream(*in, size, file, flags, sink.get(), &t, &progress);
+    Status s = ImportStream(*in, flags, sink.get(), &t, &progress);
     progress.SetEvents(t.elements);
     progress.Done();
     if (!s.ok()) {

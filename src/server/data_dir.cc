@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <filesystem>
 
+#include "log/log_files.h"
+
 namespace sluice {
 
 Result<std::unique_ptr<DataDirLock>> DataDirLock::Acquire(const std::string& root) {
@@ -32,25 +34,12 @@ Status WriteFileAtomic(const std::string& path, const std::string& contents) {
   std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Status::FromErrno("open " + tmp, errno);
-  size_t off = 0;
-  while (off < contents.size()) {
-    ssize_t n = ::write(fd, contents.data() + off, contents.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return Status::FromErrno("write " + tmp, err);
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    int err = errno;
-    ::close(fd);
-    return Status::FromErrno("fsync " + tmp, err);
-  }
+  Status s = WriteFully(fd, contents.data(), contents.size(), tmp);
+  if (s.ok() && ::fsync(fd) != 0) s = Status::FromErrno("fsync " + tmp, errno);
   ::close(fd);
+  SLUICE_RETURN_IF_ERROR(s);
   if (::rename(tmp.c_str(), path.c_str()) != 0) return Status::FromErrno("rename " + tmp, errno);
-  return Status::OK();
+  return SyncDir(path.substr(0, path.find_last_of('/')));
 }
 
 }  // namespace sluice

@@ -6,6 +6,17 @@
 
 namespace sluice {
 
+namespace {
+
+StoreConsumerOptions ConsumerOptions(const Config& config) {
+  StoreConsumerOptions so;
+  so.batch_events = config.store_batch_events;
+  so.batch_ms = config.store_batch_ms;
+  return so;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, bool start_consumer) {
   std::unique_ptr<Engine> e(new Engine());
   e->config_ = config;
@@ -45,10 +56,8 @@ Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, bool start_co
     if (!store.ok()) return store.status();
     e->store_ = std::move(*store);
     if (start_consumer) {
-      StoreConsumerOptions so;
-      so.batch_events = config.store_batch_events;
-      so.batch_ms = config.store_batch_ms;
-      e->consumer_ = std::make_unique<StoreConsumer>(e->log_.get(), e->store_.get(), so);
+      e->consumer_ =
+          std::make_unique<StoreConsumer>(e->log_.get(), e->store_.get(), ConsumerOptions(config));
       SLUICE_RETURN_IF_ERROR(e->consumer_->Start());
     }
   }
@@ -57,10 +66,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, bool start_co
 
 Status Engine::DrainToStore() {
   if (!store_) return Status::OK();
-  StoreConsumerOptions so;
-  so.batch_events = config_.store_batch_events;
-  so.batch_ms = config_.store_batch_ms;
-  StoreConsumer drain(log_.get(), store_.get(), so);
+  StoreConsumer drain(log_.get(), store_.get(), ConsumerOptions(config_));
   return drain.RunUntilCaughtUp();
 }
 

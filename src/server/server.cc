@@ -143,14 +143,11 @@ void Server::MaintenanceLoop() {
 }
 
 std::string Server::PressureReason() const {
-  uint64_t unconsumed =
-      log_->end_offset() - std::min(log_->end_offset(), log_->MinConsumerOffset());
-  // The dedupe snapshot consumer moves only every snapshot interval; what matters for
-  // memory/disk is what the store has not yet taken.
-  if (consumer_) {
-    uint64_t applied = consumer_->applied_offset();
-    unconsumed = log_->end_offset() - std::min(log_->end_offset(), applied);
-  }
+  // Runs on every request: one read of each offset. With a store, what matters is what
+  // it has not taken yet (the dedupe consumer moves only every snapshot interval).
+  const uint64_t end = log_->end_offset();
+  const uint64_t consumed = consumer_ ? consumer_->applied_offset() : log_->MinConsumerOffset();
+  const uint64_t unconsumed = end - std::min(end, consumed);
   if (unconsumed > config_.max_unconsumed_bytes) {
     return "ingest is paused: " + std::to_string(unconsumed >> 20) +
            " MiB of log not yet stored (limit " +
