@@ -82,6 +82,18 @@ Result<Config> LoadConfig(const std::string& path) {
   SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "store", "batch_ms", &c.store_batch_ms, 1));
   SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "store", "threads", &c.store_threads, 0));
   SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "store", "batch_events", &c.store_batch_events, 1));
+  SLUICE_RETURN_IF_ERROR(
+      ReadInt(t, f, "store", "memory_limit_bytes", &c.store_memory_limit_bytes, 0));
+  SLUICE_RETURN_IF_ERROR(ReadBool(t, f, "archive", "enabled", &c.archive_enabled));
+  SLUICE_RETURN_IF_ERROR(
+      ReadInt(t, f, "archive", "lateness_minutes", &c.archive_lateness_minutes, 0));
+  SLUICE_RETURN_IF_ERROR(
+      ReadInt(t, f, "archive", "interval_seconds", &c.archive_interval_seconds, 1));
+  SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "archive", "hot_days", &c.hot_days, 0));
+  SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "archive", "retention_days", &c.retention_days, 0));
+  SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "query", "timeout_ms", &c.query_timeout_ms, 1));
+  SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "query", "max_rows", &c.query_max_rows, 1));
+  SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "search", "max_limit", &c.search_max_limit, 1));
   // Unknown keys are mistakes worth naming (a typo silently ignored is a config bug).
   static const char* known[][2] = {{"server", "listen"},
                                    {"server", "io_threads"},
@@ -97,7 +109,16 @@ Result<Config> LoadConfig(const std::string& path) {
                                    {"store", "enabled"},
                                    {"store", "batch_ms"},
                                    {"store", "batch_events"},
-                                   {"store", "threads"}};
+                                   {"store", "threads"},
+                                   {"store", "memory_limit_bytes"},
+                                   {"archive", "enabled"},
+                                   {"archive", "lateness_minutes"},
+                                   {"archive", "interval_seconds"},
+                                   {"archive", "hot_days"},
+                                   {"archive", "retention_days"},
+                                   {"query", "timeout_ms"},
+                                   {"query", "max_rows"},
+                                   {"search", "max_limit"}};
   for (auto& [section, node] : t) {
     const toml::table* st = node.as_table();
     if (st == nullptr) {

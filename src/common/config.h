@@ -31,6 +31,24 @@ struct Config {
   int store_threads = 0;  // DuckDB worker threads, 0 = DuckDB's default (all cores)
   int store_batch_ms = 200;
   uint64_t store_batch_events = 100000;
+  // DuckDB's buffer-pool limit (bytes) shared by the store, archiving and queries; 0 =
+  // DuckDB's default (80% of RAM). Queries that need more fail cleanly instead of growing.
+  uint64_t store_memory_limit_bytes = 0;
+
+  // Tiers (SPEC §4): an hour is written to Parquet once it is `archive_lateness_minutes`
+  // past its end; it stays in the hot table for `hot_days`, then lives only in the archive,
+  // which keeps it for `retention_days` (0 = forever).
+  bool archive_enabled = true;
+  int archive_lateness_minutes = 60;
+  int archive_interval_seconds = 60;
+  int hot_days = 7;
+  int retention_days = 30;
+
+  // POST /v1/query and `sluice query`.
+  int query_timeout_ms = 30000;
+  uint64_t query_max_rows = 100000;
+  // GET /v1/events.
+  int search_max_limit = 1000;
 };
 
 // Loads `path` over the defaults. An empty path returns the defaults.

@@ -19,6 +19,10 @@ struct Event {
   std::string properties = "{}";  // minified JSON object
   std::string context;            // minified JSON object, empty if absent
   std::string source;             // "http", "import", a connector name, ...
+  // Set by the store consumer: offset of the log record that carried the event (0 for
+  // rows that did not come from the log, e.g. rehydrated ones). Archiving uses it as a
+  // watermark: which rows of an hour are newer than its Parquet files.
+  uint64_t log_offset = 0;
 };
 
 }  // namespace sluice

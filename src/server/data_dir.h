@@ -15,6 +15,9 @@ struct DataDirPaths {
   std::string root;
   std::string log() const { return root + "/log"; }
   std::string store() const { return root + "/sluice.duckdb"; }
+  std::string archive() const { return root + "/archive"; }  // Parquet tier, hive layout
+  // Parquet files being written; outside archive/ so no reader's glob ever sees one.
+  std::string archive_staging() const { return root + "/archive-staging"; }
   std::string dedupe_snapshot() const { return root + "/dedupe.snapshot"; }
   std::string lock() const { return root + "/LOCK"; }
   std::string address() const { return root + "/sluice.addr"; }  // written by serve

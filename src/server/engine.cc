@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <filesystem>
 
 namespace sluice {
 
@@ -52,6 +53,8 @@ Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, bool start_co
   if (config.store_enabled) {
     EventStoreOptions store_options;
     store_options.threads = config.store_threads;
+    store_options.memory_limit_bytes = config.store_memory_limit_bytes;
+    store_options.archive_root = std::filesystem::absolute(paths.archive()).lexically_normal();
     auto store = EventStore::Open(paths.store(), store_options);
     if (!store.ok()) return store.status();
     e->store_ = std::move(*store);

@@ -67,6 +67,9 @@ Status Server::Start() {
   ingestor_ = engine_->ingestor();
   consumer_ = engine_->consumer();
 
+  // Two query threads: the machine-sized default for a 2-core box; DuckDB parallelizes
+  // inside each query. 64 queued at most, then 503.
+  query_pool_ = std::make_unique<BlockingPool>(2, 64);
   http_ = std::make_unique<HttpServer>(this, config_.io_threads);
   std::string host;
   uint16_t port;
@@ -112,6 +115,7 @@ Status Server::Shutdown() {
     http_->Stop();
   }
   stopping_.store(true);
+  query_pool_.reset();  // finishes queued queries before the store closes
   if (maintenance_.joinable()) maintenance_.join();
   spdlog::info("shutdown: HTTP stopped; closing the engine");
   if (engine_) result = engine_->Close();

@@ -16,6 +16,7 @@
 
 #include "common/config.h"
 #include "common/status.h"
+#include "server/blocking_pool.h"
 #include "server/engine.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
@@ -59,6 +60,8 @@ class Server : public Router {
   Ingestor* ingestor_ = nullptr;       // engine_'s
   StoreConsumer* consumer_ = nullptr;  // engine_'s; null when the store is disabled
   std::unique_ptr<HttpServer> http_;
+  // Search and SQL run here, off the io threads (blocking_pool.h).
+  std::unique_ptr<BlockingPool> query_pool_;
   ServerMetrics metrics_;
 
   std::atomic<uint64_t> inflight_bytes_{0};

@@ -4,16 +4,34 @@
 
 #include <algorithm>
 
+#include "store/events_view.h"
+
 namespace sluice {
 
 namespace {
 
+// events_hot is the hot tier; the `events` view that queries see (events_view.h) adds
+// the archived hours. archive_hours/archive_files record the Parquet tier (archiver.h):
+// a file is part of the archive only once a row here names it, so recording a file and
+// deleting the hot rows it covers is one DuckDB transaction.
 constexpr const char* kSchema =
-    "CREATE TABLE IF NOT EXISTS events ("
+    "CREATE TABLE IF NOT EXISTS events_hot ("
     " tenant VARCHAR NOT NULL, event_id VARCHAR NOT NULL, type VARCHAR NOT NULL,"
     " ts TIMESTAMP NOT NULL, received_at TIMESTAMP NOT NULL, user_id VARCHAR,"
-    " anonymous_id VARCHAR, properties JSON, context JSON, source VARCHAR);"
-    "CREATE TABLE IF NOT EXISTS consumer_offsets (name VARCHAR PRIMARY KEY, log_offset UBIGINT);";
+    " anonymous_id VARCHAR, properties JSON, context JSON, source VARCHAR,"
+    " log_offset UBIGINT NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS consumer_offsets (name VARCHAR PRIMARY KEY, log_offset UBIGINT);"
+    "CREATE TABLE IF NOT EXISTS archive_hours (tenant VARCHAR NOT NULL, hour TIMESTAMP NOT NULL,"
+    " watermark UBIGINT NOT NULL, evicted BOOLEAN NOT NULL DEFAULT false,"
+    " rehydrated_at TIMESTAMP, PRIMARY KEY (tenant, hour));"
+    "CREATE TABLE IF NOT EXISTS archive_files (tenant VARCHAR NOT NULL, hour TIMESTAMP NOT NULL,"
+    " file VARCHAR NOT NULL, rows UBIGINT NOT NULL, bytes UBIGINT NOT NULL,"
+    " PRIMARY KEY (tenant, hour, file));";
+
+// Data directories written before the tiers had `events` without log_offset.
+constexpr const char* kMigrateV1 =
+    "ALTER TABLE events RENAME TO events_hot;"
+    "ALTER TABLE events_hot ADD COLUMN log_offset UBIGINT NOT NULL DEFAULT 0;";
 
 // Column positions in `events`, as created above.
 enum Column : idx_t {
@@ -27,6 +45,7 @@ enum Column : idx_t {
   kProperties,
   kContext,
   kSource,
+  kLogOffset,
   kNumColumns
 };
 
@@ -48,10 +67,14 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const std::string& path,
   std::vector<std::pair<std::string, std::string>> settings = {
       {"autoinstall_known_extensions", "false"}};
   if (options.threads > 0) settings.emplace_back("threads", std::to_string(options.threads));
+  if (options.memory_limit_bytes > 0) {
+    settings.emplace_back("memory_limit", std::to_string(options.memory_limit_bytes) + "B");
+  }
   auto db = duck::Database::Open(path, settings);
   if (!db.ok()) return db.status();
   std::unique_ptr<EventStore> store(new EventStore());
   store->db_ = std::move(*db);
+  store->archive_root_ = options.archive_root;
   SLUICE_RETURN_IF_ERROR(store->Init());
   return store;
 }
@@ -62,6 +85,12 @@ Status EventStore::Init() {
   auto con = duck::Connection::Open(db_);
   if (!con.ok()) return con.status();
   con_ = std::move(*con);
+  auto old = QueryUInt64(
+      "SELECT count(*)::UBIGINT FROM duckdb_tables() WHERE schema_name = 'main' AND "
+      "table_name = 'events'",
+      nullptr);
+  if (!old.ok()) return old.status();
+  if (*old > 0) SLUICE_RETURN_IF_ERROR(con_.Exec(kMigrateV1));
   return con_.Exec(kSchema);
 }
 
@@ -99,7 +128,7 @@ Status EventStore::AppendBatch(const std::vector<Event>& events, const std::stri
 Status EventStore::WriteBatch(const std::vector<Event>& events, const std::string& consumer,
                               uint64_t new_offset) {
   if (!events.empty()) {
-    auto app = duck::Appender::Create(con_, "events");
+    auto app = duck::Appender::Create(con_, "events_hot");
     if (!app.ok()) return app.status();
     if (app->column_count() != kNumColumns) {
       return Status::Internal("store: events table has " + std::to_string(app->column_count()) +
@@ -115,6 +144,7 @@ Status EventStore::WriteBatch(const std::vector<Event>& events, const std::strin
       for (idx_t c = 0; c < kNumColumns; ++c) v[c] = chunk.column(c);
       auto* ts = static_cast<duckdb_timestamp*>(duckdb_vector_get_data(v[kTs]));
       auto* received = static_cast<duckdb_timestamp*>(duckdb_vector_get_data(v[kReceivedAt]));
+      auto* log_offset = static_cast<uint64_t*>(duckdb_vector_get_data(v[kLogOffset]));
       const size_t n = std::min(cap, events.size() - i);
       for (size_t row = 0; row < n; ++row, ++i) {
         const Event& e = events[i];
@@ -128,6 +158,7 @@ Status EventStore::WriteBatch(const std::vector<Event>& events, const std::strin
         SetOptional(v[kProperties], row, e.properties);
         SetOptional(v[kContext], row, e.context);
         SetOptional(v[kSource], row, e.source);
+        log_offset[row] = e.log_offset;
       }
       chunk.set_size(n);
       SLUICE_RETURN_IF_ERROR(app->AppendChunk(chunk));
@@ -145,37 +176,62 @@ Status EventStore::WriteBatch(const std::vector<Event>& events, const std::strin
 }
 
 Result<uint64_t> EventStore::CountEvents(const std::string& tenant_or_empty) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (tenant_or_empty.empty()) return QueryUInt64("SELECT count(*)::UBIGINT FROM events", nullptr);
-  return QueryUInt64("SELECT count(*)::UBIGINT FROM events WHERE tenant = $1", &tenant_or_empty);
+  uint64_t n = 0;
+  SLUICE_RETURN_IF_ERROR(WithEventsView(
+      tenant_or_empty, [&](duck::Connection& con, const std::string& view) -> Status {
+        auto r = con.Query("SELECT count(*)::UBIGINT FROM (" + view + ")");
+        if (!r.ok()) return r.status();
+        auto v = r->FirstUInt64();
+        if (!v.ok()) return v.status();
+        n = v->value_or(0);
+        return Status::OK();
+      }));
+  return n;
 }
 
 Status EventStore::ForEachEventId(
     const std::string& tenant_or_empty,
     const std::function<void(std::string_view tenant, std::string_view id)>& fn) {
-  // A connection of its own: the stream stays open while fn runs, and con_ must remain
-  // free for the consumer's batches meanwhile.
+  return WithEventsView(tenant_or_empty,
+                        [&](duck::Connection& con, const std::string& view) -> Status {
+                          auto stmt = con.Prepare("SELECT tenant, event_id FROM (" + view + ")");
+                          if (!stmt.ok()) return stmt.status();
+                          auto result = stmt->ExecuteStreaming();
+                          if (!result.ok()) return result.status();
+                          while (true) {
+                            Status st;
+                            duck::DataChunk chunk = result->FetchChunk(&st);
+                            if (!st.ok()) return st;
+                            if (!chunk) return Status::OK();
+                            duckdb_vector tenants = chunk.column(0);
+                            duckdb_vector ids = chunk.column(1);
+                            const idx_t n = chunk.size();
+                            for (idx_t row = 0; row < n; ++row) {
+                              fn(duck::GetString(tenants, row), duck::GetString(ids, row));
+                            }
+                          }
+                        });
+}
+
+Status EventStore::WithEventsView(
+    const std::string& tenant_or_empty,
+    const std::function<Status(duck::Connection& con, const std::string& view_sql)>& fn) {
+  // A connection of its own: results may stream while fn runs, and con_ must remain free
+  // for the consumer's batches meanwhile. The shared lock keeps the archive's files from
+  // being deleted under the query (archiver.h takes it exclusively to unlink).
+  std::shared_lock<std::shared_mutex> files(archive_files_mu_);
   auto con = duck::Connection::Open(db_);
   if (!con.ok()) return con.status();
-  auto stmt = con->Prepare(tenant_or_empty.empty()
-                               ? "SELECT tenant, event_id FROM events"
-                               : "SELECT tenant, event_id FROM events WHERE tenant = $1");
-  if (!stmt.ok()) return stmt.status();
-  if (!tenant_or_empty.empty()) SLUICE_RETURN_IF_ERROR(stmt->BindVarchar(1, tenant_or_empty));
-  auto result = stmt->ExecuteStreaming();
-  if (!result.ok()) return result.status();
-  while (true) {
-    Status st;
-    duck::DataChunk chunk = result->FetchChunk(&st);
-    if (!st.ok()) return st;
-    if (!chunk) return Status::OK();
-    duckdb_vector tenants = chunk.column(0);
-    duckdb_vector ids = chunk.column(1);
-    const idx_t n = chunk.size();
-    for (idx_t row = 0; row < n; ++row) {
-      fn(duck::GetString(tenants, row), duck::GetString(ids, row));
-    }
-  }
+  // One transaction: the file list read for the view and the rows the query reads come
+  // from the same snapshot, so a move between tiers is seen either before or after.
+  SLUICE_RETURN_IF_ERROR(con->Exec("BEGIN TRANSACTION"));
+  Status s = [&]() -> Status {
+    auto view = EventsViewSql(*con, archive_root_, tenant_or_empty);
+    if (!view.ok()) return view.status();
+    return fn(*con, *view);
+  }();
+  (void)con->Exec(s.ok() ? "COMMIT" : "ROLLBACK");
+  return s;
 }
 
 Status EventStore::Execute(const std::string& sql) {

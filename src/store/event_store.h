@@ -23,6 +23,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,6 +38,10 @@ struct EventStoreOptions {
   // DuckDB worker threads; 0 = DuckDB's default (all cores). Commits checkpoint on these
   // threads, and their spin-waiting costs appends when the cores are oversubscribed.
   int threads = 0;
+  // DuckDB's buffer-pool limit; 0 = its default.
+  uint64_t memory_limit_bytes = 0;
+  // Root of the Parquet tier (data_dir/archive); paths in archive_files are relative to it.
+  std::string archive_root;
 };
 
 class EventStore {
@@ -54,16 +59,32 @@ class EventStore {
   // on any error neither the rows nor the offset are visible, now or after a restart.
   Status AppendBatch(const std::vector<Event>& events, const std::string& consumer,
                      uint64_t new_offset);
-  // Rows of `tenant`, or of all tenants when it is empty.
+  // Events of `tenant` in both tiers, or of all tenants when it is empty.
   Result<uint64_t> CountEvents(const std::string& tenant_or_empty);
   // Streams (tenant, event_id) of every stored event of `tenant_or_empty` (all tenants
-  // when empty), chunk by chunk in constant memory, on its own connection and snapshot so
-  // it neither blocks nor sees concurrent batches. The views live until fn returns.
+  // when empty), hot and archived, each once, chunk by chunk in constant memory, on its
+  // own connection and snapshot so it neither blocks nor sees concurrent batches. The
+  // views live until fn returns.
   Status ForEachEventId(
       const std::string& tenant_or_empty,
       const std::function<void(std::string_view tenant, std::string_view id)>& fn);
   // Runs SQL that returns nothing (maintenance, tests).
   Status Execute(const std::string& sql);
+
+  // Runs fn on a fresh connection inside one read transaction, with `view_sql` the SELECT
+  // of the `events` view for `tenant_or_empty` (events_view.h) in that transaction's
+  // snapshot. Archive files stay on disk until fn returns. Every reader of events —
+  // search, SQL, export-ids — goes through here, so each counts an event exactly once
+  // wherever it lives, also while an hour moves between tiers.
+  Status WithEventsView(
+      const std::string& tenant_or_empty,
+      const std::function<Status(duck::Connection& con, const std::string& view_sql)>& fn);
+
+  const duck::Database& db() const { return db_; }
+  const std::string& archive_root() const { return archive_root_; }
+  // Held exclusively by the archiver while it deletes Parquet files that a reader's
+  // snapshot may still list; readers hold it shared (WithEventsView).
+  std::shared_mutex& archive_files_mutex() { return archive_files_mu_; }
 
   // Test hook run inside AppendBatch after rows and offset are written, just before
   // COMMIT; a non-OK status aborts the batch (and a hook may _exit to simulate a crash).
@@ -85,6 +106,8 @@ class EventStore {
   std::mutex mu_;  // serializes use of con_
   duck::Connection con_;
   std::function<Status()> before_commit_hook_;
+  std::string archive_root_;
+  std::shared_mutex archive_files_mu_;
 };
 
 }  // namespace sluice

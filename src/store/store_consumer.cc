@@ -75,7 +75,10 @@ Status StoreConsumer::Step(bool wait_for_more, bool* idle) {
       // consumer in string moves). Geometric growth amortizes it.
       Event e;
       Status bst;
-      while (batch.Next(&e, &bst)) events.push_back(std::move(e));
+      while (batch.Next(&e, &bst)) {
+        e.log_offset = rec.offset;
+        events.push_back(std::move(e));
+      }
       if (!bst.ok()) {
         return Status::Corruption("log record at offset " + std::to_string(rec.offset) + ": " +
                                   bst.ToString());

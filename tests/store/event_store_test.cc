@@ -83,7 +83,7 @@ TEST_F(EventStoreTest, CreatesSchema) {
   EXPECT_EQ(Offset(), 0u);
   EXPECT_TRUE(store_
                   ->Execute("SELECT tenant, event_id, type, ts, received_at, user_id, "
-                            "anonymous_id, properties, context, source FROM events")
+                            "anonymous_id, properties, context, source FROM events_hot")
                   .ok());
   // properties/context are real JSON columns.
   EXPECT_TRUE(store_
@@ -114,15 +114,15 @@ TEST_F(EventStoreTest, ValuesRoundTrip) {
   ASSERT_TRUE(store_->AppendBatch({e, MakeEvent("t", 8)}, "store", 1).ok());
   // Each check raises an error (failing Execute) if the stored value is wrong.
   const char* checks[] = {
-      "SELECT error('ts') FROM events WHERE event_id LIKE '%7' AND "
+      "SELECT error('ts') FROM events_hot WHERE event_id LIKE '%7' AND "
       "ts <> make_timestamp(1732500000000007)",
-      "SELECT error('received_at') FROM events WHERE event_id LIKE '%7' AND "
+      "SELECT error('received_at') FROM events_hot WHERE event_id LIKE '%7' AND "
       "epoch_us(received_at) <> 1732500000005007",
-      "SELECT error('json') FROM events WHERE event_id LIKE '%7' AND "
+      "SELECT error('json') FROM events_hot WHERE event_id LIKE '%7' AND "
       "(properties->>'$.path') <> '/products/item-7'",
-      "SELECT error('nulls') FROM events WHERE event_id LIKE '%8' AND "
+      "SELECT error('nulls') FROM events_hot WHERE event_id LIKE '%8' AND "
       "(anonymous_id IS NOT NULL OR context IS NOT NULL)",
-      "SELECT error('values') FROM events WHERE event_id LIKE '%7' AND "
+      "SELECT error('values') FROM events_hot WHERE event_id LIKE '%7' AND "
       "(anonymous_id <> 'anon-1' OR (context->>'$.ip') <> '10.0.0.1' OR source <> 'http' "
       "OR user_id <> 'user-7' OR type <> 'page_view' OR tenant <> 't')",
   };
@@ -194,10 +194,10 @@ TEST_F(EventStoreTest, DuckDbErrorAfterAppendRollsBackRows) {
 TEST_F(EventStoreTest, DuckDbErrorDuringAppendRollsBack) {
   // A constraint failing inside the appender, mid-batch.
   ASSERT_TRUE(store_
-                  ->Execute("ALTER TABLE events RENAME TO events_old; "
-                            "CREATE TABLE events AS SELECT * FROM events_old LIMIT 0; "
+                  ->Execute("ALTER TABLE events_hot RENAME TO events_old; "
+                            "CREATE TABLE events_hot AS SELECT * FROM events_old LIMIT 0; "
                             "DROP TABLE events_old; "
-                            "ALTER TABLE events ALTER COLUMN source SET NOT NULL")
+                            "ALTER TABLE events_hot ALTER COLUMN source SET NOT NULL")
                   .ok());
   std::vector<Event> batch = MakeEvents("a", 0, 3000);
   batch[2500].source.clear();  // stored as NULL
@@ -306,8 +306,8 @@ TEST_F(EventStoreTest, AppendThroughput) {
     store_ = std::move(*s);
     if (v.varchar) {
       ASSERT_TRUE(store_
-                      ->Execute("ALTER TABLE events ALTER properties TYPE VARCHAR; "
-                                "ALTER TABLE events ALTER context TYPE VARCHAR")
+                      ->Execute("ALTER TABLE events_hot ALTER properties TYPE VARCHAR; "
+                                "ALTER TABLE events_hot ALTER context TYPE VARCHAR")
                       .ok());
     }
     const auto t0 = std::chrono::steady_clock::now();

@@ -1,0 +1,59 @@
+// EventsViewSql (events_view.h): hot rows UNION ALL the recorded files of evicted hours.
+#include "store/events_view.h"
+
+#include <map>
+#include <vector>
+
+namespace sluice {
+
+std::string SqlQuote(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  out.push_back('\'');
+  for (char c : s) {
+    if (c == '\'') out.push_back('\'');
+    out.push_back(c);
+  }
+  out.push_back('\'');
+  return out;
+}
+
+Result<std::string> EventsViewSql(duck::Connection& con, const std::string& archive_root,
+                                  const std::string& tenant_or_empty) {
+  const bool one = !tenant_or_empty.empty();
+  auto stmt = con.Prepare(
+      std::string("SELECT f.tenant, f.file FROM archive_files f JOIN archive_hours h "
+                  "ON f.tenant = h.tenant AND f.hour = h.hour WHERE h.evicted") +
+      (one ? " AND f.tenant = $1" : "") + " ORDER BY f.tenant, f.file");
+  if (!stmt.ok()) return stmt.status();
+  if (one) SLUICE_RETURN_IF_ERROR(stmt->BindVarchar(1, tenant_or_empty));
+  auto r = stmt->Execute();
+  if (!r.ok()) return r.status();
+  std::map<std::string, std::vector<std::string>> files;  // tenant -> paths
+  while (true) {
+    Status st;
+    duck::DataChunk chunk = r->FetchChunk(&st);
+    if (!st.ok()) return st;
+    if (!chunk) break;
+    for (idx_t row = 0; row < chunk.size(); ++row) {
+      files[std::string(duck::GetString(chunk.column(0), row))].push_back(
+          archive_root + "/" + std::string(duck::GetString(chunk.column(1), row)));
+    }
+  }
+
+  std::string sql = std::string("SELECT ") + kEventsViewColumns + " FROM events_hot";
+  if (one) sql += " WHERE tenant = " + SqlQuote(tenant_or_empty);
+  for (const auto& [tenant, paths] : files) {
+    sql += " UNION ALL SELECT " + SqlQuote(tenant) +
+           " AS tenant, event_id, type, ts, received_at, user_id, anonymous_id, "
+           "properties::JSON AS properties, context::JSON AS context, source FROM read_parquet([";
+    for (size_t i = 0; i < paths.size(); ++i) {
+      if (i > 0) sql += ", ";
+      sql += SqlQuote(paths[i]);
+    }
+    sql += "])";
+  }
+  return sql;
+}
+
+}  // namespace sluice
