@@ -48,4 +48,14 @@ if [ ! -f "$DUCK_STAMP" ] || [ "$(cat "$DUCK_STAMP")" != "$DUCK_WANT" ] \
   cp "$tmp/h/package/src/duckdb/src/include/duckdb.h" "$DUCK_DIR/include/duckdb.h"
   echo "$DUCK_WANT" > "$DUCK_STAMP"
 fi
+# hyparquet: a Parquet reader that is not DuckDB, so the tests prove our archive files
+# are plain Parquet (tests/store/parquet_reader.mjs). Pinned, git-ignored.
+NODE_DIR=third_party/node
+NODE_WANT="hyparquet@1.31.5 hyparquet-compressors@1.1.2"
+if [ ! -f "$NODE_DIR/.version" ] || [ "$(cat "$NODE_DIR/.version")" != "$NODE_WANT" ]; then
+  echo "install-deps: fetching $NODE_WANT from npm"
+  mkdir -p "$NODE_DIR"
+  npm install --silent --no-audit --no-fund --prefix "$NODE_DIR" $NODE_WANT >/dev/null
+  echo "$NODE_WANT" > "$NODE_DIR/.version"
+fi
 echo "install-deps: ok"

@@ -39,7 +39,8 @@ int RunCli(int argc, char** argv) {
   serve->add_option("--listen", flags.listen, "HOST:PORT to listen on (default 127.0.0.1:8080)");
 
   ImportFlags imp;
-  auto* import = app.add_subcommand("import", "import NDJSON or JSON-array files ('-' = stdin)");
+  auto* import =
+      app.add_subcommand("import", "import NDJSON, JSON-array or Parquet files ('-' = stdin)");
   add_common(import);
   import->add_option("files", imp.files, "files to import")->required();
   import->add_option("--url", imp.url, "send to a running server instead of the data dir");
@@ -51,6 +52,26 @@ int RunCli(int argc, char** argv) {
   add_common(export_ids);
   export_ids->add_option("--tenant", exp.tenant, "only this tenant");
   export_ids->add_option("--url", exp.url, "ask a running server instead of the data dir");
+
+  TierFlags tier;
+  std::vector<CLI::App*> tier_cmds;
+  for (auto [name, help] :
+       {std::pair{"archive", "write closed hours to Parquet now"},
+        std::pair{"compact", "merge each archived hour's files into one"},
+        std::pair{"retention",
+                  "move hours past hot_days to the archive, delete those past "
+                  "retention_days"},
+        std::pair{"rehydrate", "load archived hours back into the hot store"}}) {
+    auto* sub = app.add_subcommand(name, help);
+    add_common(sub);
+    sub->add_option("--url", tier.url, "ask a running server instead of the data dir");
+    if (std::string(name) == "rehydrate") {
+      sub->add_option("--from", tier.from, "first hour (RFC 3339 or unix time)")->required();
+      sub->add_option("--to", tier.to, "end of the range, exclusive")->required();
+      sub->add_option("--tenant", tier.tenant, "only this tenant");
+    }
+    tier_cmds.push_back(sub);
+  }
 
   BenchFlags bench;
   auto* bench_cmd = app.add_subcommand("bench", "load generator: POST events to a server");
@@ -92,6 +113,12 @@ int RunCli(int argc, char** argv) {
   if (serve->parsed()) return RunServe(*config);
   if (import->parsed()) return RunImport(*config, imp);
   if (export_ids->parsed()) return RunExportIds(*config, exp);
+  for (auto* sub : tier_cmds) {
+    if (sub->parsed()) {
+      tier.step = sub->get_name();
+      return RunTier(*config, tier);
+    }
+  }
   return 1;
 }
 

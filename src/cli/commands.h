@@ -26,6 +26,12 @@ struct ExportIdsFlags {
   std::string url;
 };
 
+struct TierFlags {
+  std::string step;              // archive | compact | retention | rehydrate
+  std::string from, to, tenant;  // rehydrate
+  std::string url;
+};
+
 struct BenchFlags {
   std::string url = "http://127.0.0.1:8080";
   int connections = 8;
@@ -46,5 +52,6 @@ int RunServe(const Config& config);
 int RunImport(const Config& config, const ImportFlags& flags);
 int RunExportIds(const Config& config, const ExportIdsFlags& flags);
 int RunBench(const BenchFlags& flags);
+int RunTier(const Config& config, const TierFlags& flags);
 
 }  // namespace sluice

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/parquet_import.h"
 #include "cli/progress.h"
 #include "common/clock.h"
 #include "ingest/envelope_parser.h"
@@ -221,7 +222,17 @@ int RunImport(const Config& config, const ImportFlags& flags) {
       in = &f;
     }
     Progress progress(file == "-" ? "stdin" : file, size, !flags.no_progress);
-    Status s = ImportStream(*in, flags, sink.get(), &t, &progress);
+    Status s;
+    if (file != "-" && IsParquetFile(file)) {
+      s = ReadParquetAsNdjson(file, flags.batch_bytes, [&](std::string_view ndjson) {
+        SLUICE_RETURN_IF_ERROR(sink->Send(ndjson, /*ndjson=*/true, t.elements, &t));
+        progress.SetEvents(t.elements);
+        return Status::OK();
+      });
+      progress.Add(size);
+    } else {
+      s = ImportStream(*in, flags, sink.get(), &t, &progress);
+    }
     progress.SetEvents(t.elements);
     progress.Done();
     if (!s.ok()) {

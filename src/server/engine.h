@@ -1,16 +1,21 @@
 // Engine: the data directory opened for use — lock, log (recovered), ingestor (dedupe
 // recovered) and, if enabled, the DuckDB store with its consumer. `serve` puts HTTP in
-// front of it; offline commands (`import`, `export-ids`) use it directly, so both take
-// exactly the same path from bytes to durable, deduplicated events.
+// front of it; offline commands (`import`, `export-ids`, `archive`...) use it directly, so
+// both take exactly the same path from bytes to durable, deduplicated events. With a
+// running consumer it also runs the archive tiers on a schedule (archiver.h).
 #pragma once
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 #include "common/config.h"
 #include "common/status.h"
 #include "ingest/ingestor.h"
 #include "log/log.h"
 #include "server/data_dir.h"
+#include "store/archiver.h"
 #include "store/event_store.h"
 #include "store/store_consumer.h"
 
@@ -31,15 +36,24 @@ class Engine {
   Ingestor* ingestor() { return ingestor_.get(); }
   EventStore* store() { return store_.get(); }           // null when the store is disabled
   StoreConsumer* consumer() { return consumer_.get(); }  // null when not started
+  Archiver* archiver() { return archiver_.get(); }       // null when the store is disabled
 
  private:
   Engine() = default;
+  // serve's schedule: Archive, Evict, Retention every [archive] interval_seconds.
+  void ArchiveLoop();
+
   Config config_;
   std::unique_ptr<DataDirLock> lock_;
   std::unique_ptr<Log> log_;
   std::unique_ptr<Ingestor> ingestor_;
   std::unique_ptr<EventStore> store_;
   std::unique_ptr<StoreConsumer> consumer_;
+  std::unique_ptr<Archiver> archiver_;
+  std::thread archive_thread_;
+  std::mutex archive_mu_;
+  std::condition_variable archive_cv_;
+  bool archive_stop_ = false;
   bool closed_ = false;
 };
 

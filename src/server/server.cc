@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "ingest/decompress.h"
 #include "ingest/envelope_parser.h"
+#include "ingest/timestamp.h"
 
 namespace sluice {
 
@@ -32,11 +33,41 @@ HttpResponse Unavailable(const std::string& why, unsigned version) {
   return res;
 }
 
+// The percent-decoded value of `key` in the query string of `target`; empty if absent.
+std::string QueryParam(std::string_view target, std::string_view key) {
+  auto q = target.find('?');
+  if (q == std::string_view::npos) return "";
+  std::string_view rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    std::string_view pair = rest.substr(0, rest.find('&'));
+    rest = pair.size() < rest.size() ? rest.substr(pair.size() + 1) : std::string_view();
+    auto eq = pair.find('=');
+    if (pair.substr(0, eq) != key || eq == std::string_view::npos) continue;
+    std::string out;
+    for (size_t i = eq + 1; i < pair.size(); ++i) {
+      auto hex = [](char c) {
+        return std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : (c | 0x20) - 'a' + 10;
+      };
+      if (pair[i] == '%' && i + 2 < pair.size() &&
+          std::isxdigit(static_cast<unsigned char>(pair[i + 1])) &&
+          std::isxdigit(static_cast<unsigned char>(pair[i + 2]))) {
+        out.push_back(static_cast<char>(hex(pair[i + 1]) * 16 + hex(pair[i + 2])));
+        i += 2;
+      } else {
+        out.push_back(pair[i] == '+' ? ' ' : pair[i]);
+      }
+    }
+    return out;
+  }
+  return "";
+}
+
 std::string RouteLabel(std::string_view target) {
   auto q = target.find('?');
   std::string_view path = target.substr(0, q);
   if (path == "/v1/events" || path == "/healthz" || path == "/readyz" || path == "/metrics" ||
-      path == "/v1/admin/event-ids") {
+      path == "/v1/admin/event-ids" || path == "/v1/admin/archive" || path == "/v1/admin/compact" ||
+      path == "/v1/admin/retention" || path == "/v1/admin/rehydrate") {
     return std::string(path);
   }
   return "other";
@@ -221,7 +252,63 @@ void Server::Handle(HttpRequest req, Reply reply) {
     }
     return HandleExportIds(std::move(req), std::move(reply));
   }
+  if (path == "/v1/admin/archive" || path == "/v1/admin/compact" || path == "/v1/admin/retention" ||
+      path == "/v1/admin/rehydrate") {
+    if (req.method() != http::verb::post) {
+      return answer(JsonError(http::status::method_not_allowed, "use POST", v));
+    }
+    if (engine_->archiver() == nullptr) {
+      return answer(
+          JsonError(http::status::conflict, "the store is disabled ([store] enabled)", v));
+    }
+    return HandleTier(std::string(path.substr(10)), std::move(req), std::move(reply));
+  }
   answer(JsonError(http::status::not_found, "no route for " + std::string(path), v));
+}
+
+void Server::HandleTier(std::string step, HttpRequest req, Reply reply) {
+  const unsigned v = req.version();
+  std::string_view target(req.target().data(), req.target().size());
+  int64_t from = 0, to = 0;
+  const std::string tenant = QueryParam(target, "tenant");
+  auto fail = [&](http::status code, const std::string& why) {
+    metrics_.CountRequest(RouteLabel(target), static_cast<unsigned>(code));
+    reply(JsonError(code, why, v));
+  };
+  if (step == "rehydrate") {
+    auto f = ParseTimestampString(QueryParam(target, "from"));
+    auto t = ParseTimestampString(QueryParam(target, "to"));
+    if (!f.ok() || !t.ok() || *t <= *f) {
+      return fail(http::status::bad_request,
+                  "rehydrate needs from= and to= (RFC 3339 or unix time), from before to");
+    }
+    from = *f;
+    to = *t;
+  }
+  std::string route = RouteLabel(target);
+  auto task = [this, step, from, to, tenant, route, v, reply]() {
+    Archiver* a = engine_->archiver();
+    ArchiveStats stats;
+    Status s;
+    if (step == "archive") s = a->Archive(&stats);
+    if (step == "compact") s = a->Compact(&stats);
+    if (step == "retention") {
+      s = a->Evict(&stats);
+      if (s.ok()) s = a->ApplyRetention(&stats);
+    }
+    if (step == "rehydrate") s = a->Rehydrate(from, to, tenant, &stats);
+    HttpResponse res = s.ok() ? JsonResponse(http::status::ok,
+                                             "{\"step\":\"" + step + "\",\"summary\":\"" +
+                                                 JsonEscape(stats.ToString()) + "\"}",
+                                             v)
+                              : JsonError(http::status::internal_server_error, s.ToString(), v);
+    metrics_.CountRequest(route, res.result_int());
+    reply(std::move(res));
+  };
+  if (!query_pool_->TrySubmit(std::move(task))) {
+    metrics_.CountRequest(route, 503);
+    reply(Unavailable("too many queries in flight", v));
+  }
 }
 
 void Server::HandleEvents(HttpRequest req, Reply reply) {

@@ -49,6 +49,8 @@ class Server : public Router {
  private:
   void HandleEvents(HttpRequest req, Reply reply);
   void HandleExportIds(HttpRequest req, Reply reply);
+  // POST /v1/admin/{archive,compact,retention,rehydrate}: one tiering step now.
+  void HandleTier(std::string step, HttpRequest req, Reply reply);
   HttpResponse Metrics(unsigned version);
   // Non-empty reason while ingest must be refused with 503.
   std::string PressureReason() const;
