@@ -59,12 +59,45 @@ IMPORT_T0=$(date +%s.%N)
 "$BIN" import --no-progress --data-dir "$WORK/data" "$WORK/events.ndjson"
 IMPORT_SECS=$(python3 -c "import time,sys; print(time.time()-float(sys.argv[1]))" "$IMPORT_T0")
 
-python3 - "$DUCK" "$PUSH" "$SINGLE" "$PUSH_NOSTORE" "$PUSH_RSS" "$IMPORT_SECS" "$EVENTS" "$DUCK_FILE" "$NOSTORE_RSS" <<'PY'
+echo "== end to end: ${E2E_EVENTS:=10000000} events pushed, until all are queryable in the store"
+start_server ''
+E2E_T0=$(date +%s.%N)
+E2E=$("$BIN" bench --url "$URL" -c 8 -b 500 --event-bytes 230 --events "$E2E_EVENTS" -d 600 --json)
+echo "$E2E"
+E2E_LAG_MAX=0
+while :; do
+  M=$(curl -s "$URL/metrics")
+  ROWS=$(echo "$M" | awk '/^sluice_store_rows_total / {print $2}')
+  LAG=$(echo "$M" | awk '/^sluice_store_lag_bytes / {print $2}')
+  [ "${LAG%.*}" -gt "$E2E_LAG_MAX" ] && E2E_LAG_MAX=${LAG%.*}
+  [ "${ROWS%.*}" -ge "$(field "$E2E" events)" ] && break
+  sleep 0.05
+done
+E2E_SECS=$(python3 -c "import time,sys; print(time.time()-float(sys.argv[1]))" "$E2E_T0")
+echo "queryable after ${E2E_SECS}s; max store lag seen after the load: $E2E_LAG_MAX bytes"
+stop_server
+
+echo "== archive size: the anchor events, moved to a closed hour, imported and archived"
+rm -rf "$WORK/data"
+sed -E 's/"timestamp":"[0-9-]+T[0-9]+:/"timestamp":"2025-01-01T00:/' "$WORK/events.ndjson" > "$WORK/old.ndjson"
+printf '[archive]\nlateness_minutes = 0\n' > "$WORK/archive.toml"
+"$BIN" import --no-progress --data-dir "$WORK/data" --config "$WORK/archive.toml" "$WORK/old.ndjson"
+"$BIN" archive --data-dir "$WORK/data" --config "$WORK/archive.toml"
+ARCHIVE_BYTES=$(find "$WORK/data/archive" -name '*.parquet' -printf '%s\n' | awk '{s+=$1} END {print s}')
+RAW_BYTES=$(stat -c %s "$WORK/old.ndjson")
+echo "archive: $ARCHIVE_BYTES bytes for $EVENTS events (raw NDJSON $RAW_BYTES bytes)"
+rm -f "$WORK/old.ndjson"
+
+python3 - "$DUCK" "$PUSH" "$SINGLE" "$PUSH_NOSTORE" "$PUSH_RSS" "$IMPORT_SECS" "$EVENTS" "$DUCK_FILE" "$NOSTORE_RSS" \
+  "$E2E" "$E2E_SECS" "$E2E_LAG_MAX" "$ARCHIVE_BYTES" "$RAW_BYTES" <<'PY'
 import json, sys
 duck, push, single, nostore = (json.loads(a) for a in sys.argv[1:5])
 rss, import_secs, events = float(sys.argv[5]), float(sys.argv[6]), int(sys.argv[7])
 duck_file, nostore_rss = json.loads(sys.argv[8]), float(sys.argv[9])
 df = duck_file['rows_per_s']
+e2e, e2e_secs, e2e_lag = json.loads(sys.argv[10]), float(sys.argv[11]), int(sys.argv[12])
+archive_bytes, raw_bytes = int(sys.argv[13]), int(sys.argv[14])
+e2e_rate = e2e['events'] / e2e_secs
 rows = [
   ("DuckDB read_ndjson -> in-memory table (anchor)", f"{duck['rows_per_s']:,.0f} ev/s", ""),
   ("DuckDB read_ndjson -> file + CHECKPOINT (anchor)", f"{df:,.0f} ev/s", ""),
@@ -73,12 +106,17 @@ rows = [
   ("sluice HTTP push, durable acks, store off", f"{nostore['events_per_s']:,.0f} ev/s",
    f"{nostore['events_per_s']/duck['rows_per_s']:.2f}x DuckDB mem, {nostore['events_per_s']/df:.2f}x DuckDB file; p99 ack {nostore['p99_ms']:.1f} ms; max RSS {nostore_rss:.0f} MB"),
   ("sluice single-event POST @1000 req/s", f"p50 {single['p50_ms']:.2f} ms", f"p99 {single['p99_ms']:.2f} ms, max {single['max_ms']:.1f} ms"),
+  ("sluice end to end: pushed -> queryable", f"{e2e_rate:,.0f} ev/s",
+   f"{e2e['events']:,} events in {e2e_secs:.1f} s; non-2xx {e2e['non_2xx']}; p99 ack {e2e['p99_ms']:.1f} ms; max store lag after load {e2e_lag/1e6:.0f} MB"),
+  ("archive size (Parquet zstd)", f"{archive_bytes/events:.1f} B/event", f"raw NDJSON {raw_bytes/events:.0f} B/event, {raw_bytes/archive_bytes:.1f}x smaller"),
   ("sluice import (offline, incl. store)", f"{events/import_secs:,.0f} ev/s", f"{(events/import_secs)/duck['rows_per_s']:.2f}x DuckDB mem, {(events/import_secs)/df:.2f}x DuckDB file"),
 ]
 print("\n| what | rate | notes |\n|---|---|---|")
 for r in rows: print(f"| {r[0]} | {r[1]} | {r[2]} |")
 json.dump({"duckdb": duck, "duckdb_file": duck_file, "push": push, "single": single, "push_store_off": nostore,
-           "push_rss_mb": rss, "import_seconds": import_secs, "events": events},
+           "push_rss_mb": rss, "import_seconds": import_secs, "events": events,
+           "end_to_end": e2e, "end_to_end_seconds": e2e_secs, "end_to_end_events_per_s": e2e_rate,
+           "archive_bytes_per_event": archive_bytes / events},
           open("bench/last-run.json", "w"), indent=1)
 PY
 if [ -x "$BUILD/micro_bench" ]; then
