@@ -13,6 +13,8 @@
 #include "common/clock.h"
 #include "ingest/decompress.h"
 #include "ingest/envelope_parser.h"
+#include "query/event_search.h"
+#include "query/query_string.h"
 
 namespace sluice {
 
@@ -198,8 +200,17 @@ void Server::Handle(HttpRequest req, Reply reply) {
     reply(std::move(res));
   };
   if (path == "/v1/events") {
+    if (req.method() == http::verb::get) {
+      if (consumer_ == nullptr) {
+        return answer(
+            JsonError(http::status::conflict, "the store is disabled ([store] enabled)", v));
+      }
+      // Until API keys exist every request is the embedded mode's single tenant.
+      return HandleSearch(std::move(req), std::move(reply), "default");
+    }
     if (req.method() != http::verb::post) {
-      return answer(JsonError(http::status::method_not_allowed, "use POST /v1/events", v));
+      return answer(JsonError(http::status::method_not_allowed,
+                              "use POST /v1/events to send, GET /v1/events to search", v));
     }
     return HandleEvents(std::move(req), std::move(reply));
   }
@@ -373,6 +384,33 @@ void Server::HandleExportIds(HttpRequest req, Reply reply) {
     res.prepare_payload();
     answer(std::move(res), 200);
   }).detach();
+}
+
+void Server::HandleSearch(HttpRequest req, Reply reply, const std::string& tenant) {
+  const unsigned v = req.version();
+  auto answer = [this, reply](HttpResponse res) {
+    metrics_.CountRequest("/v1/events", res.result_int());
+    reply(std::move(res));
+  };
+  // Parsing is cheap and needs no store: a bad request is answered here, not queued.
+  auto params = ParseQueryString(std::string_view(req.target().data(), req.target().size()));
+  if (!params.ok()) {
+    return answer(JsonError(http::status::bad_request, params.status().message(), v));
+  }
+  auto request = ParseEventSearchRequest(tenant, *params, config_.search_max_limit);
+  if (!request.ok()) {
+    return answer(JsonError(http::status::bad_request, request.status().message(), v));
+  }
+  const bool queued = query_pool_->TrySubmit([this, answer, v, r = std::move(*request)] {
+    auto page = SearchEvents(*engine_->store(), r);
+    if (!page.ok()) {
+      spdlog::error("event search failed: {}", page.status().ToString());
+      // DuckDB's text stays in the log: it may quote SQL and file paths.
+      return answer(JsonError(http::status::internal_server_error, "the search failed", v));
+    }
+    answer(JsonResponse(http::status::ok, page->ToJson(), v));
+  });
+  if (!queued) answer(Unavailable("too many queries are waiting; retry shortly", v));
 }
 
 HttpResponse Server::Metrics(unsigned version) {
