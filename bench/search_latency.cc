@@ -32,7 +32,7 @@ namespace {
 constexpr const char* kTenant = "default";
 constexpr int kUsers = 100000;
 constexpr int64_t kSpanUs = 14LL * 24 * 3600 * 1000000;
-const char* const kTypes[] = {"page_view", "click",       "track",    "identify",
+const char* const kTypes[] = {"page_view",   "click",    "track",  "identify",
                               "add_to_cart", "purchase", "signup", "error"};
 // Percent of events of each type above.
 const int kTypeWeights[] = {50, 20, 10, 8, 6, 3, 2, 1};
@@ -74,11 +74,11 @@ Event MakeEvent(std::mt19937_64& rng, int64_t ts_us, uint64_t offset) {
   e.user_id = "user-" + std::to_string(rng() % kUsers);
   if (rng() % 4 == 0) e.anonymous_id = UuidLike(rng, ts_us);
   e.properties = std::string(R"({"path":"/products/item-)") + std::to_string(rng() % 50000) +
-                 R"(","plan":")" + kPlans[rng() % 4] + R"(","country":")" +
-                 kCountries[rng() % 10] + R"(","price":)" + std::to_string(rng() % 200) +
+                 R"(","plan":")" + kPlans[rng() % 4] + R"(","country":")" + kCountries[rng() % 10] +
+                 R"(","price":)" + std::to_string(rng() % 200) +
                  ".99,\"qty\":" + std::to_string(1 + rng() % 5) + "}";
-  e.context = R"({"ip":"10.)" + std::to_string(rng() % 256) + "." +
-              std::to_string(rng() % 256) + R"(.1","library":"analytics.js"})";
+  e.context = R"({"ip":"10.)" + std::to_string(rng() % 256) + "." + std::to_string(rng() % 256) +
+              R"(.1","library":"analytics.js"})";
   e.source = "http";
   e.log_offset = offset;
   return e;
@@ -155,8 +155,10 @@ int Run(const Args& args) {
     Status st;
     auto chunk = r->FetchChunk(&st);
     if (!st.ok() || !chunk) return Status::Internal("no range");
-    lo_us = static_cast<int64_t>(static_cast<uint64_t*>(duckdb_vector_get_data(chunk.column(0)))[0]);
-    hi_us = static_cast<int64_t>(static_cast<uint64_t*>(duckdb_vector_get_data(chunk.column(1)))[0]);
+    lo_us =
+        static_cast<int64_t>(static_cast<uint64_t*>(duckdb_vector_get_data(chunk.column(0)))[0]);
+    hi_us =
+        static_cast<int64_t>(static_cast<uint64_t*>(duckdb_vector_get_data(chunk.column(1)))[0]);
     return Status::OK();
   });
   if (!s.ok()) {
@@ -173,8 +175,8 @@ int Run(const Args& args) {
       auto t0 = std::chrono::steady_clock::now();
       const bool plain = sql.rfind("RAW ", 0) == 0;  // print the result's first column
       auto r = con.Query(plain ? sql.substr(4) : "EXPLAIN ANALYZE " + sql);
-      double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-                      .count();
+      double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       if (!r.ok()) return r.status();
       Status st;
       while (auto chunk = r->FetchChunk(&st)) {

@@ -146,8 +146,8 @@ Predicate FilterPredicate(const EventSearchRequest& r) {
     // The explicit `ts <=` is implied by the OR, but DuckDB only turns plain comparisons
     // into scan filters that skip row groups by their ts range.
     const std::string ts = p.Add(TimestampParam{r.after->ts_us});
-    p.sql += " AND ts <= " + ts + " AND (ts < " + ts + " OR event_id < " + p.Add(r.after->event_id) +
-             ")";
+    p.sql += " AND ts <= " + ts + " AND (ts < " + ts + " OR event_id < " +
+             p.Add(r.after->event_id) + ")";
   }
   return p;
 }
@@ -221,8 +221,7 @@ struct PageRows {
 // Runs one statement for ts in [lo, hi) (either side open when unset) on top of the
 // request's predicate, appending up to `want` events to `rows`.
 Status RunSlice(duck::Connection& con, const std::string& view_sql, const Predicate& base,
-                std::optional<int64_t> lo, std::optional<int64_t> hi, size_t want,
-                PageRows* rows) {
+                std::optional<int64_t> lo, std::optional<int64_t> hi, size_t want, PageRows* rows) {
   EventSearchPage* page = &rows->page;
   Predicate p = base;
   if (lo) p.sql += " AND ts >= " + p.Add(TimestampParam{*lo});
