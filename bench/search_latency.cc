@@ -52,7 +52,7 @@ std::string UuidLike(std::mt19937_64& rng, int64_t ts_us) {
   // UUIDv7-shaped: time-ordered prefix, random tail, 36 characters.
   const uint64_t ms = static_cast<uint64_t>(ts_us / 1000);
   const uint64_t r1 = rng(), r2 = rng();
-  char buf[40];
+  char buf[64];
   std::snprintf(buf, sizeof buf, "%08llx-%04llx-7%03llx-%04llx-%012llx",
                 static_cast<unsigned long long>(ms >> 16),
                 static_cast<unsigned long long>(ms & 0xffff),
