@@ -45,7 +45,8 @@ class SearchHttpTest : public ::testing::Test {
   }
 
   void Post(const std::string& ndjson) {
-    auto r = HttpPost(server_->url() + "/v1/events", ndjson, {"Content-Type: application/x-ndjson"});
+    auto r =
+        HttpPost(server_->url() + "/v1/events", ndjson, {"Content-Type: application/x-ndjson"});
     ASSERT_EQ(r.status, 202) << r.body;
   }
 
@@ -86,9 +87,9 @@ TEST_F(SearchHttpTest, AcceptedEventIsSearchableWithinOneSecond) {
       if (!p.ids.empty() && p.ids[0] == id) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::steady_clock::now() - t0)
-                        .count();
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
     ASSERT_FALSE(p.ids.empty());
     EXPECT_EQ(p.ids[0], id);
     EXPECT_LE(ms, 1000) << "round " << round;
@@ -96,7 +97,8 @@ TEST_F(SearchHttpTest, AcceptedEventIsSearchableWithinOneSecond) {
 }
 
 TEST_F(SearchHttpTest, FiltersAndEventShape) {
-  Post(R"({"event_id":"e1","type":"click","userId":"u1","timestamp":"2026-01-02T03:04:05Z","properties":{"plan":"pro","cart":{"items":3}}}
+  Post(
+      R"({"event_id":"e1","type":"click","userId":"u1","timestamp":"2026-01-02T03:04:05Z","properties":{"plan":"pro","cart":{"items":3}}}
 {"event_id":"e2","type":"view","user_id":"u1","timestamp":"2026-01-02T03:04:06+00:00","properties":{"plan":"free"}}
 {"event_id":"e3","type":"click","user_id":"u2","timestamp":1767323047,"anonymousId":"an","context":{"ip":"10.0.0.1"}})");
   Page all;
@@ -106,11 +108,15 @@ TEST_F(SearchHttpTest, FiltersAndEventShape) {
   }
   EXPECT_EQ(all.ids, (std::vector<std::string>{"e3", "e2", "e1"}));
   EXPECT_TRUE(all.next_cursor.empty());
-  EXPECT_NE(all.body.find(R"({"event_id":"e3","type":"click","timestamp":"2026-01-02T03:04:07.000000Z","received_at":")"),
-            std::string::npos)
+  EXPECT_NE(
+      all.body.find(
+          R"({"event_id":"e3","type":"click","timestamp":"2026-01-02T03:04:07.000000Z","received_at":")"),
+      std::string::npos)
       << all.body;
-  EXPECT_NE(all.body.find(R"("user_id":"u2","anonymous_id":"an","properties":{},"context":{"ip":"10.0.0.1"},"source":"http"})"),
-            std::string::npos)
+  EXPECT_NE(
+      all.body.find(
+          R"("user_id":"u2","anonymous_id":"an","properties":{},"context":{"ip":"10.0.0.1"},"source":"http"})"),
+      std::string::npos)
       << all.body;
 
   EXPECT_EQ(Get("?type=click").ids, (std::vector<std::string>{"e3", "e1"}));
