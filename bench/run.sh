@@ -123,3 +123,8 @@ if [ -x "$BUILD/micro_bench" ]; then
   echo "== micro benchmarks (parser, dedupe index)"
   "$BUILD/micro_bench" --benchmark_min_time=0.5 2>/dev/null | grep -v '^\*\*\*' || true
 fi
+if [ -x "$BUILD/search_bench" ]; then
+  # Fills its own store (~30 s for 10M events), then times each search shape.
+  echo "== event search: GET /v1/events latency per shape over ${SEARCH_EVENTS:-10000000} events"
+  "$BUILD/search_bench" --events "${SEARCH_EVENTS:-10000000}"
+fi

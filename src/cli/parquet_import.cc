@@ -37,7 +37,8 @@ Status ReadParquetAsNdjson(const std::string& path, size_t batch_bytes,
       {"properties", {"properties"}},
       {"context", {"context"}}};
   {
-    auto r = con->Query("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM " + src + ")");
+    auto r =
+        con->Query("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM " + src + ")");
     if (!r.ok()) return r.status();
     std::map<std::string, std::string> cols;
     Status st;

@@ -43,10 +43,11 @@ int TierOverHttp(const TierFlags& flags) {
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_POST, 1L);
   curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, +[](char* p, size_t size, size_t n, void* out) {
-    static_cast<std::string*>(out)->append(p, size * n);
-    return size * n;
-  });
+  curl_easy_setopt(
+      c, CURLOPT_WRITEFUNCTION, +[](char* p, size_t size, size_t n, void* out) {
+        static_cast<std::string*>(out)->append(p, size * n);
+        return size * n;
+      });
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
   CURLcode rc = curl_easy_perform(c);
   long code = 0;
@@ -82,7 +83,8 @@ int RunTier(const Config& config, const TierFlags& flags) {
   if (!engine.ok()) return fail(engine.status());
   Archiver* archiver = (*engine)->archiver();
   if (archiver == nullptr) {
-    return fail(Status::InvalidArgument("the store is disabled in the configuration ([store] enabled)"));
+    return fail(
+        Status::InvalidArgument("the store is disabled in the configuration ([store] enabled)"));
   }
   // Fault injection for the crash tests: die like kill -9 right after `step`.
   if (const char* at = std::getenv("SLUICE_TEST_ARCHIVE_CRASH_AT"); at != nullptr) {

@@ -14,6 +14,8 @@
 #include "ingest/decompress.h"
 #include "ingest/envelope_parser.h"
 #include "ingest/timestamp.h"
+#include "query/event_search.h"
+#include "query/query_string.h"
 
 namespace sluice {
 
@@ -33,31 +35,12 @@ HttpResponse Unavailable(const std::string& why, unsigned version) {
   return res;
 }
 
-// The percent-decoded value of `key` in the query string of `target`; empty if absent.
+// The value of `key` in the query string of `target`; empty if absent or malformed.
 std::string QueryParam(std::string_view target, std::string_view key) {
-  auto q = target.find('?');
-  if (q == std::string_view::npos) return "";
-  std::string_view rest = target.substr(q + 1);
-  while (!rest.empty()) {
-    std::string_view pair = rest.substr(0, rest.find('&'));
-    rest = pair.size() < rest.size() ? rest.substr(pair.size() + 1) : std::string_view();
-    auto eq = pair.find('=');
-    if (pair.substr(0, eq) != key || eq == std::string_view::npos) continue;
-    std::string out;
-    for (size_t i = eq + 1; i < pair.size(); ++i) {
-      auto hex = [](char c) {
-        return std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : (c | 0x20) - 'a' + 10;
-      };
-      if (pair[i] == '%' && i + 2 < pair.size() &&
-          std::isxdigit(static_cast<unsigned char>(pair[i + 1])) &&
-          std::isxdigit(static_cast<unsigned char>(pair[i + 2]))) {
-        out.push_back(static_cast<char>(hex(pair[i + 1]) * 16 + hex(pair[i + 2])));
-        i += 2;
-      } else {
-        out.push_back(pair[i] == '+' ? ' ' : pair[i]);
-      }
-    }
-    return out;
+  auto params = ParseQueryString(target);
+  if (!params.ok()) return "";
+  for (const auto& [k, v] : *params) {
+    if (k == key) return v;
   }
   return "";
 }
@@ -229,8 +212,17 @@ void Server::Handle(HttpRequest req, Reply reply) {
     reply(std::move(res));
   };
   if (path == "/v1/events") {
+    if (req.method() == http::verb::get) {
+      if (consumer_ == nullptr) {
+        return answer(
+            JsonError(http::status::conflict, "the store is disabled ([store] enabled)", v));
+      }
+      // Until API keys exist every request is the embedded mode's single tenant.
+      return HandleSearch(std::move(req), std::move(reply), "default");
+    }
     if (req.method() != http::verb::post) {
-      return answer(JsonError(http::status::method_not_allowed, "use POST /v1/events", v));
+      return answer(JsonError(http::status::method_not_allowed,
+                              "use POST /v1/events to send, GET /v1/events to search", v));
     }
     return HandleEvents(std::move(req), std::move(reply));
   }
@@ -460,6 +452,33 @@ void Server::HandleExportIds(HttpRequest req, Reply reply) {
     res.prepare_payload();
     answer(std::move(res), 200);
   }).detach();
+}
+
+void Server::HandleSearch(HttpRequest req, Reply reply, const std::string& tenant) {
+  const unsigned v = req.version();
+  auto answer = [this, reply](HttpResponse res) {
+    metrics_.CountRequest("/v1/events", res.result_int());
+    reply(std::move(res));
+  };
+  // Parsing is cheap and needs no store: a bad request is answered here, not queued.
+  auto params = ParseQueryString(std::string_view(req.target().data(), req.target().size()));
+  if (!params.ok()) {
+    return answer(JsonError(http::status::bad_request, params.status().message(), v));
+  }
+  auto request = ParseEventSearchRequest(tenant, *params, config_.search_max_limit);
+  if (!request.ok()) {
+    return answer(JsonError(http::status::bad_request, request.status().message(), v));
+  }
+  const bool queued = query_pool_->TrySubmit([this, answer, v, r = std::move(*request)] {
+    auto page = SearchEvents(*engine_->store(), r);
+    if (!page.ok()) {
+      spdlog::error("event search failed: {}", page.status().ToString());
+      // DuckDB's text stays in the log: it may quote SQL and file paths.
+      return answer(JsonError(http::status::internal_server_error, "the search failed", v));
+    }
+    answer(JsonResponse(http::status::ok, page->ToJson(), v));
+  });
+  if (!queued) answer(Unavailable("too many queries are waiting; retry shortly", v));
 }
 
 HttpResponse Server::Metrics(unsigned version) {

@@ -51,6 +51,8 @@ class Server : public Router {
   void HandleExportIds(HttpRequest req, Reply reply);
   // POST /v1/admin/{archive,compact,retention,rehydrate}: one tiering step now.
   void HandleTier(std::string step, HttpRequest req, Reply reply);
+  // GET /v1/events: event search (query/event_search.h) on query_pool_.
+  void HandleSearch(HttpRequest req, Reply reply, const std::string& tenant);
   HttpResponse Metrics(unsigned version);
   // Non-empty reason while ingest must be refused with 503.
   std::string PressureReason() const;

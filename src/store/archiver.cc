@@ -32,7 +32,9 @@ constexpr int64_t kDayUs = 24 * kHourUs;
 // pass scan only recent rows instead of the whole hot table.
 constexpr const char* kScanOffsetName = "archive_scan";
 
-int64_t FloorHour(int64_t us) { return us >= 0 ? us / kHourUs * kHourUs : -((-us + kHourUs - 1) / kHourUs) * kHourUs; }
+int64_t FloorHour(int64_t us) {
+  return us >= 0 ? us / kHourUs * kHourUs : -((-us + kHourUs - 1) / kHourUs) * kHourUs;
+}
 
 // The columns of a Parquet file: the view's minus tenant.
 constexpr const char* kFileColumns =
@@ -59,8 +61,8 @@ Status ForEachRow(duck::Connection& con, const std::string& sql,
 // The single BIGINT a statement like COPY returns (its row count).
 Result<int64_t> QueryCount(duck::Connection& con, const std::string& sql) {
   int64_t n = 0;
-  SLUICE_RETURN_IF_ERROR(
-      ForEachRow(con, sql, [&](const duck::DataChunk& c, idx_t row) { n = GetInt64(c.column(0), row); }));
+  SLUICE_RETURN_IF_ERROR(ForEachRow(
+      con, sql, [&](const duck::DataChunk& c, idx_t row) { n = GetInt64(c.column(0), row); }));
   return n;
 }
 
@@ -131,7 +133,9 @@ Archiver::Archiver(EventStore* store, ArchiverOptions options)
 
 int64_t Archiver::Now() const { return options_.now_us ? options_.now_us() : NowMicros(); }
 
-Status Archiver::Step(std::string_view step) { return step_hook_ ? step_hook_(step) : Status::OK(); }
+Status Archiver::Step(std::string_view step) {
+  return step_hook_ ? step_hook_(step) : Status::OK();
+}
 
 std::string Archiver::HourDir(const std::string& tenant, int64_t hour_us) {
   std::string t;
@@ -160,10 +164,10 @@ Status Archiver::Recover() {
   auto con = duck::Connection::Open(store_->db());
   if (!con.ok()) return con.status();
   std::set<std::string> recorded;
-  SLUICE_RETURN_IF_ERROR(ForEachRow(*con, "SELECT file FROM archive_files",
-                                    [&](const duck::DataChunk& c, idx_t row) {
-                                      recorded.emplace(duck::GetString(c.column(0), row));
-                                    }));
+  SLUICE_RETURN_IF_ERROR(
+      ForEachRow(*con, "SELECT file FROM archive_files", [&](const duck::DataChunk& c, idx_t row) {
+        recorded.emplace(duck::GetString(c.column(0), row));
+      }));
   std::vector<fs::path> orphans;
   for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::end(it);
        it.increment(ec)) {
@@ -188,14 +192,14 @@ Status Archiver::Recover() {
 
 Result<std::vector<std::string>> Archiver::RecordedFiles(duck::Connection& con, const Hour& h) {
   std::vector<std::string> files;
-  SLUICE_RETURN_IF_ERROR(ForEachRow(
-      con,
-      "SELECT file FROM archive_files WHERE tenant = " + SqlQuote(h.tenant) +
-          " AND hour = " + Ts(h.hour_us) + " ORDER BY file",
-      [&](const duck::DataChunk& c, idx_t row) {
-        files.push_back(store_->archive_root() + "/" +
-                        std::string(duck::GetString(c.column(0), row)));
-      }));
+  SLUICE_RETURN_IF_ERROR(
+      ForEachRow(con,
+                 "SELECT file FROM archive_files WHERE tenant = " + SqlQuote(h.tenant) +
+                     " AND hour = " + Ts(h.hour_us) + " ORDER BY file",
+                 [&](const duck::DataChunk& c, idx_t row) {
+                   files.push_back(store_->archive_root() + "/" +
+                                   std::string(duck::GetString(c.column(0), row)));
+                 }));
   return files;
 }
 
@@ -213,14 +217,14 @@ Status Archiver::ArchiveHour(duck::Connection& con, const Hour& h, uint64_t lo, 
                        HourPredicate(h.tenant, h.hour_us) +
                        fmt::format(" AND log_offset BETWEEN {} AND {}", lo, hi);
   if (!existing->empty()) {
-    select += " AND event_id NOT IN (SELECT event_id FROM read_parquet(" +
-              ParquetList(*existing) + "))";
+    select +=
+        " AND event_id NOT IN (SELECT event_id FROM read_parquet(" + ParquetList(*existing) + "))";
   }
   select +=
       " QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY received_at, log_offset) = 1"
       " ORDER BY ts, event_id";
-  auto rows = QueryCount(con, "COPY (" + select + ") TO " + SqlQuote(staged) +
-                                  " (FORMAT PARQUET, COMPRESSION ZSTD)");
+  auto rows = QueryCount(
+      con, "COPY (" + select + ") TO " + SqlQuote(staged) + " (FORMAT PARQUET, COMPRESSION ZSTD)");
   if (!rows.ok()) return rows.status();
   uint64_t bytes = 0;
   if (*rows == 0) {
@@ -244,9 +248,9 @@ Status Archiver::ArchiveHour(duck::Connection& con, const Hour& h, uint64_t lo, 
   uint64_t deleted = 0;
   SLUICE_RETURN_IF_ERROR(Transaction(con, [&]() -> Status {
     if (*rows > 0) {
-      SLUICE_RETURN_IF_ERROR(con.Exec(fmt::format(
-          "INSERT INTO archive_files VALUES ({}, {}, {}, {}, {})", SqlQuote(h.tenant),
-          Ts(h.hour_us), SqlQuote(dir + "/" + name), *rows, bytes)));
+      SLUICE_RETURN_IF_ERROR(con.Exec(
+          fmt::format("INSERT INTO archive_files VALUES ({}, {}, {}, {}, {})", SqlQuote(h.tenant),
+                      Ts(h.hour_us), SqlQuote(dir + "/" + name), *rows, bytes)));
     }
     SLUICE_RETURN_IF_ERROR(con.Exec(fmt::format(
         "INSERT INTO archive_hours VALUES ({}, {}, {}, {}, NULL) ON CONFLICT (tenant, hour) DO "
@@ -258,9 +262,9 @@ Status Archiver::ArchiveHour(duck::Connection& con, const Hour& h, uint64_t lo, 
       // Every hot row of the hour up to hi is now in a recorded file: below lo from
       // earlier passes (or rehydrated, offset 0), in [lo, hi] from this one or a
       // duplicate of an archived id.
-      auto n = QueryCount(con, "DELETE FROM events_hot WHERE " +
-                                   HourPredicate(h.tenant, h.hour_us) +
-                                   fmt::format(" AND log_offset <= {}", hi));
+      auto n =
+          QueryCount(con, "DELETE FROM events_hot WHERE " + HourPredicate(h.tenant, h.hour_us) +
+                              fmt::format(" AND log_offset <= {}", hi));
       if (!n.ok()) return n.status();
       deleted = static_cast<uint64_t>(*n);
     }
@@ -299,14 +303,15 @@ Status Archiver::Archive(ArchiveStats* stats) {
     scan_from = pv->value_or(0);
     SLUICE_RETURN_IF_ERROR(ForEachRow(
         *con,
-        fmt::format("SELECT e.tenant, epoch_us(date_trunc('hour', e.ts)), min(e.log_offset)::BIGINT,"
-                    " max(e.log_offset)::BIGINT, coalesce(any_value(a.evicted), false)"
-                    " FROM events_hot e LEFT JOIN archive_hours a ON a.tenant = e.tenant AND"
-                    " a.hour = date_trunc('hour', e.ts)"
-                    " WHERE e.log_offset >= {} AND e.ts < {} AND"
-                    " (a.watermark IS NULL OR e.log_offset >= a.watermark)"
-                    " GROUP BY ALL ORDER BY 2, 1",
-                    scan_from, Ts(cut)),
+        fmt::format(
+            "SELECT e.tenant, epoch_us(date_trunc('hour', e.ts)), min(e.log_offset)::BIGINT,"
+            " max(e.log_offset)::BIGINT, coalesce(any_value(a.evicted), false)"
+            " FROM events_hot e LEFT JOIN archive_hours a ON a.tenant = e.tenant AND"
+            " a.hour = date_trunc('hour', e.ts)"
+            " WHERE e.log_offset >= {} AND e.ts < {} AND"
+            " (a.watermark IS NULL OR e.log_offset >= a.watermark)"
+            " GROUP BY ALL ORDER BY 2, 1",
+            scan_from, Ts(cut)),
         [&](const duck::DataChunk& c, idx_t row) {
           Candidate k;
           k.hour.tenant = std::string(duck::GetString(c.column(0), row));
@@ -330,9 +335,9 @@ Status Archiver::Archive(ArchiveStats* stats) {
     SLUICE_RETURN_IF_ERROR(ArchiveHour(*con, k.hour, k.lo, k.hi, k.evicted, stats));
   }
   if (next_scan != scan_from) {
-    SLUICE_RETURN_IF_ERROR(con->Exec(fmt::format(
-        "INSERT OR REPLACE INTO consumer_offsets VALUES ({}, {})", SqlQuote(kScanOffsetName),
-        next_scan)));
+    SLUICE_RETURN_IF_ERROR(
+        con->Exec(fmt::format("INSERT OR REPLACE INTO consumer_offsets VALUES ({}, {})",
+                              SqlQuote(kScanOffsetName), next_scan)));
   }
   return Status::OK();
 }
@@ -344,8 +349,8 @@ Status Archiver::Evict(ArchiveStats* stats) {
   const int64_t now = Now();
   // An hour leaves the hot tier once it is both closed for archiving and older than
   // hot_days; a rehydrated hour stays another hot_days after its rehydration.
-  const int64_t cut = std::min(FloorHour(now - options_.lateness_us),
-                               FloorHour(now - options_.hot_days * kDayUs));
+  const int64_t cut =
+      std::min(FloorHour(now - options_.lateness_us), FloorHour(now - options_.hot_days * kDayUs));
   struct Candidate {
     Hour hour;
     uint64_t lo, hi;
@@ -406,7 +411,8 @@ Status Archiver::ApplyRetention(ArchiveStats* stats) {
                   "WHERE ts < {} ORDER BY 2, 1",
                   Ts(cut - kHourUs + 1), Ts(cut - kHourUs + 1)),
       [&](const duck::DataChunk& c, idx_t row) {
-        todo.push_back({std::string(duck::GetString(c.column(0), row)), GetInt64(c.column(1), row)});
+        todo.push_back(
+            {std::string(duck::GetString(c.column(0), row)), GetInt64(c.column(1), row)});
       }));
   for (const auto& h : todo) {
     if (h.hour_us + kHourUs > cut) continue;
@@ -436,7 +442,8 @@ Status Archiver::Compact(ArchiveStats* stats) {
       "SELECT tenant, epoch_us(hour) FROM archive_files GROUP BY ALL HAVING count(*) > 1 "
       "ORDER BY 2, 1",
       [&](const duck::DataChunk& c, idx_t row) {
-        todo.push_back({std::string(duck::GetString(c.column(0), row)), GetInt64(c.column(1), row)});
+        todo.push_back(
+            {std::string(duck::GetString(c.column(0), row)), GetInt64(c.column(1), row)});
       }));
   for (const auto& h : todo) {
     auto files = RecordedFiles(*con, h);
@@ -490,7 +497,8 @@ Status Archiver::Rehydrate(int64_t from_us, int64_t to_us, const std::string& te
                   Ts(FloorHour(from_us)), Ts(to_us),
                   tenant.empty() ? "" : " AND tenant = " + SqlQuote(tenant)),
       [&](const duck::DataChunk& c, idx_t row) {
-        todo.push_back({std::string(duck::GetString(c.column(0), row)), GetInt64(c.column(1), row)});
+        todo.push_back(
+            {std::string(duck::GetString(c.column(0), row)), GetInt64(c.column(1), row)});
       }));
   const int64_t now = Now();
   for (const auto& h : todo) {
@@ -500,11 +508,11 @@ Status Archiver::Rehydrate(int64_t from_us, int64_t to_us, const std::string& te
     SLUICE_RETURN_IF_ERROR(Transaction(*con, [&]() -> Status {
       if (!files->empty()) {
         // Ids already hot (late copies not archived yet) stay as they are: one row per id.
-        auto r = QueryCount(
-            *con, "INSERT INTO events_hot SELECT " + SqlQuote(h.tenant) + ", " + kFileColumns +
-                      ", 0 FROM read_parquet(" + ParquetList(*files) +
-                      ") WHERE event_id NOT IN (SELECT event_id FROM events_hot WHERE " +
-                      HourPredicate(h.tenant, h.hour_us) + ")");
+        auto r =
+            QueryCount(*con, "INSERT INTO events_hot SELECT " + SqlQuote(h.tenant) + ", " +
+                                 kFileColumns + ", 0 FROM read_parquet(" + ParquetList(*files) +
+                                 ") WHERE event_id NOT IN (SELECT event_id FROM events_hot WHERE " +
+                                 HourPredicate(h.tenant, h.hour_us) + ")");
         if (!r.ok()) return r.status();
         n = *r;
       }

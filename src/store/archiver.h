@@ -41,7 +41,7 @@ struct ArchiverOptions {
   std::string staging_dir;  // same filesystem as store->archive_root(), outside it
   int64_t lateness_us = 3600ll * 1000000;
   int hot_days = 7;
-  int retention_days = 30;  // 0 = keep forever
+  int retention_days = 30;          // 0 = keep forever
   std::function<int64_t()> now_us;  // the clock (tests move it); NowMicros when empty
 };
 
@@ -75,8 +75,7 @@ class Archiver {
   Status ApplyRetention(ArchiveStats* stats);
   Status Compact(ArchiveStats* stats);
   // Evicted hours starting in [from_us, to_us) of `tenant` (all when empty).
-  Status Rehydrate(int64_t from_us, int64_t to_us, const std::string& tenant,
-                   ArchiveStats* stats);
+  Status Rehydrate(int64_t from_us, int64_t to_us, const std::string& tenant, ArchiveStats* stats);
 
   // Called after each step of a file's life: "staged" (written and fsync'd in staging),
   // "renamed" (in its hour directory), "committed" (recorded; old files not yet removed),

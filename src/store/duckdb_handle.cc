@@ -115,6 +115,29 @@ Status PreparedStatement::BindUInt64(idx_t index, uint64_t value) {
   return Status::OK();
 }
 
+Status PreparedStatement::BindInt64(idx_t index, int64_t value) {
+  if (duckdb_bind_int64(stmt_, index, value) != DuckDBSuccess) {
+    return ErrorFrom("bind", duckdb_prepare_error(stmt_));
+  }
+  return Status::OK();
+}
+
+Status PreparedStatement::BindDouble(idx_t index, double value) {
+  if (duckdb_bind_double(stmt_, index, value) != DuckDBSuccess) {
+    return ErrorFrom("bind", duckdb_prepare_error(stmt_));
+  }
+  return Status::OK();
+}
+
+Status PreparedStatement::BindTimestampMicros(idx_t index, int64_t micros) {
+  duckdb_timestamp ts;
+  ts.micros = micros;
+  if (duckdb_bind_timestamp(stmt_, index, ts) != DuckDBSuccess) {
+    return ErrorFrom("bind", duckdb_prepare_error(stmt_));
+  }
+  return Status::OK();
+}
+
 Result<QueryResult> PreparedStatement::Execute() {
   duckdb_result r;
   const duckdb_state st = duckdb_execute_prepared(stmt_, &r);

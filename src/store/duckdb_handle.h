@@ -90,6 +90,10 @@ class PreparedStatement {
   // Parameters are 1-based, as in SQL ($1, $2, ...).
   Status BindVarchar(idx_t index, std::string_view value);
   Status BindUInt64(idx_t index, uint64_t value);
+  Status BindInt64(idx_t index, int64_t value);
+  Status BindDouble(idx_t index, double value);
+  // A TIMESTAMP (no time zone) of `micros` since the epoch, as sluice stores ts.
+  Status BindTimestampMicros(idx_t index, int64_t micros);
   Result<QueryResult> Execute();
   // Produces the result chunk by chunk as it is fetched, in constant memory. The
   // connection must run nothing else until the result is destroyed.

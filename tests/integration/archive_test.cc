@@ -29,9 +29,10 @@ std::string Events(const std::string& prefix, int hours_ago, int n) {
   const int64_t hour = (now / kHourS - hours_ago) * kHourS;
   std::string out;
   for (int i = 0; i < n; ++i) {
-    out += R"({"event_id":")" + prefix + std::to_string(i) + R"(","type":"page_view","timestamp":)" +
-           std::to_string(hour + i % kHourS) + R"(,"user_id":"u)" + std::to_string(i % 7) +
-           R"(","properties":{"i":)" + std::to_string(i) + "}}\n";
+    out += R"({"event_id":")" + prefix + std::to_string(i) +
+           R"(","type":"page_view","timestamp":)" + std::to_string(hour + i % kHourS) +
+           R"(,"user_id":"u)" + std::to_string(i % 7) + R"(","properties":{"i":)" +
+           std::to_string(i) + "}}\n";
   }
   return out;
 }

@@ -85,8 +85,9 @@ class ArchiverTest : public ::testing::Test {
 
   std::multiset<std::string> Ids(const std::string& tenant = "") {
     std::multiset<std::string> ids;
-    Status s = store_->ForEachEventId(
-        tenant, [&](std::string_view t, std::string_view id) { ids.emplace(std::string(t) + "/" + std::string(id)); });
+    Status s = store_->ForEachEventId(tenant, [&](std::string_view t, std::string_view id) {
+      ids.emplace(std::string(t) + "/" + std::string(id));
+    });
     EXPECT_TRUE(s.ok()) << s.ToString();
     return ids;
   }
@@ -139,7 +140,8 @@ class ArchiverTest : public ::testing::Test {
   std::string dir_;
   int hot_days_ = 7;
   int retention_days_ = 30;
-  int64_t now_ = kT0 + 2 * kHour + 30 * 60 * 1000000ll;  // 02:30, hours 0 and 1 closed+late? see tests
+  int64_t now_ =
+      kT0 + 2 * kHour + 30 * 60 * 1000000ll;  // 02:30, hours 0 and 1 closed+late? see tests
   uint64_t next_offset_ = 100;
   std::unique_ptr<EventStore> store_;
   std::unique_ptr<Archiver> archiver_;
@@ -148,7 +150,8 @@ class ArchiverTest : public ::testing::Test {
 TEST_F(ArchiverTest, HourDirIsHiveLayoutAndTenantSafe) {
   EXPECT_EQ(Archiver::HourDir("default", kT0 + 5 * kHour + 7),
             "tenant=default/year=2025/month=11/day=25/hour=05");
-  EXPECT_EQ(Archiver::HourDir("../x/y", kT0), "tenant=%2E%2E%2Fx%2Fy/year=2025/month=11/day=25/hour=00");
+  EXPECT_EQ(Archiver::HourDir("../x/y", kT0),
+            "tenant=%2E%2E%2Fx%2Fy/year=2025/month=11/day=25/hour=00");
 }
 
 TEST_F(ArchiverTest, ArchivesClosedHoursAndKeepsThemHot) {
@@ -190,8 +193,9 @@ TEST_F(ArchiverTest, LateEventsIntoArchivedHourAddOnlyNewIds) {
   ASSERT_TRUE(archiver_->Archive(&st).ok());
   EXPECT_EQ(st.files_written, 2u);
   EXPECT_EQ(st.rows_written, 25u);
-  EXPECT_EQ(Count("SELECT count(*)::UBIGINT FROM read_parquet('" + dir_ + "/archive/**/*.parquet')"),
-            25u);
+  EXPECT_EQ(
+      Count("SELECT count(*)::UBIGINT FROM read_parquet('" + dir_ + "/archive/**/*.parquet')"),
+      25u);
 }
 
 TEST_F(ArchiverTest, EvictMovesHoursToParquetAndLateCopiesAreDeduped) {
@@ -236,8 +240,9 @@ TEST_F(ArchiverTest, CompactMergesAnHourIntoOneFile) {
   EXPECT_EQ(st.hours_compacted, 1u);
   EXPECT_EQ(st.files_removed, 3u);
   EXPECT_EQ(FilesOnDisk().size(), 1u);
-  EXPECT_EQ(Count("SELECT count(*)::UBIGINT FROM read_parquet('" + dir_ + "/archive/**/*.parquet')"),
-            60u);
+  EXPECT_EQ(
+      Count("SELECT count(*)::UBIGINT FROM read_parquet('" + dir_ + "/archive/**/*.parquet')"),
+      60u);
   // Evicted and compacted: the view reads the one file.
   now_ += 8 * kDay;
   ASSERT_TRUE(archiver_->Evict(&st).ok());
@@ -347,7 +352,9 @@ TEST_F(ArchiverTest, CrashAtEveryStepLeavesEveryEventOnce) {
       Open();  // "restart": Recover sweeps what the crash left
       if (std::string(op) != "retention") ExpectExactlyOnce(expected);
       ASSERT_TRUE(archiver_->RunScheduled(&st).ok());
-      if (std::string(op) == "compact") ASSERT_TRUE(archiver_->Compact(&st).ok());
+      if (std::string(op) == "compact") {
+        ASSERT_TRUE(archiver_->Compact(&st).ok());
+      }
       ExpectExactlyOnce(expected);
     }
   }
@@ -355,7 +362,8 @@ TEST_F(ArchiverTest, CrashAtEveryStepLeavesEveryEventOnce) {
 
 TEST_F(ArchiverTest, ParquetFilesReadByHyparquetMatch) {
   const std::string modules = std::string(SLUICE_SOURCE_DIR) + "/third_party/node/node_modules";
-  if (!fs::exists(modules + "/hyparquet")) GTEST_SKIP() << "hyparquet not installed: run scripts/install-deps.sh";
+  if (!fs::exists(modules + "/hyparquet"))
+    GTEST_SKIP() << "hyparquet not installed: run scripts/install-deps.sh";
   Append("default", "a", 0, 40);
   ArchiveStats st;
   ASSERT_TRUE(archiver_->Archive(&st).ok());
@@ -373,20 +381,24 @@ TEST_F(ArchiverTest, ParquetFilesReadByHyparquetMatch) {
   ASSERT_EQ(pclose(p), 0) << out;
   // What DuckDB says the hot rows are, rendered the way the script renders them.
   std::vector<std::string> expected;
-  Status s = store_->WithEventsView("default", [&](duck::Connection& con, const std::string& view) -> Status {
-    auto r = con.Query(
-        "SELECT json_object('event_id', event_id, 'type', type, 'ts', strftime(ts, "
-        "'%Y-%m-%dT%H:%M:%S.%g') || 'Z', 'received_at', strftime(received_at, "
-        "'%Y-%m-%dT%H:%M:%S.%g') || 'Z', 'user_id', user_id, 'anonymous_id', anonymous_id, "
-        "'properties', properties::VARCHAR, 'context', context::VARCHAR, 'source', source)::VARCHAR"
-        " FROM (" + view + ") ORDER BY ts, event_id");
-    if (!r.ok()) return r.status();
-    Status st;
-    while (auto chunk = r->FetchChunk(&st)) {
-      for (idx_t i = 0; i < chunk.size(); ++i) expected.emplace_back(duck::GetString(chunk.column(0), i));
-    }
-    return st;
-  });
+  Status s = store_->WithEventsView(
+      "default", [&](duck::Connection& con, const std::string& view) -> Status {
+        auto r = con.Query(
+            "SELECT json_object('event_id', event_id, 'type', type, 'ts', strftime(ts, "
+            "'%Y-%m-%dT%H:%M:%S.%g') || 'Z', 'received_at', strftime(received_at, "
+            "'%Y-%m-%dT%H:%M:%S.%g') || 'Z', 'user_id', user_id, 'anonymous_id', anonymous_id, "
+            "'properties', properties::VARCHAR, 'context', context::VARCHAR, 'source', "
+            "source)::VARCHAR"
+            " FROM (" +
+            view + ") ORDER BY ts, event_id");
+        if (!r.ok()) return r.status();
+        Status st;
+        while (auto chunk = r->FetchChunk(&st)) {
+          for (idx_t i = 0; i < chunk.size(); ++i)
+            expected.emplace_back(duck::GetString(chunk.column(0), i));
+        }
+        return st;
+      });
   ASSERT_TRUE(s.ok()) << s.ToString();
   std::vector<std::string> got;
   size_t pos = 0;

@@ -1,0 +1,419 @@
+// Event search (event_search.h): request parsing, the time-sliced keyset query, and the
+// page as JSON.
+#include "query/event_search.h"
+
+#include <charconv>
+#include <cstdio>
+#include <set>
+#include <variant>
+
+#include "common/clock.h"
+#include "ingest/timestamp.h"
+
+namespace sluice {
+
+namespace {
+
+constexpr const char* kKnownParams = "type, user_id, from, to, limit, cursor, prop.KEY";
+constexpr size_t kMaxPropertyFilters = 16;
+constexpr int64_t kHourUs = 3600LL * 1000000;
+// The first time slice, and how much wider each next one is. An hour holds a page of
+// anything but rare events at modest rates; ×8 keeps the number of statements small
+// (an hour reaches a century in 8 slices) while wasting little on an over-wide slice.
+constexpr int64_t kFirstSliceUs = kHourUs;
+constexpr int64_t kSliceGrowth = 8;
+constexpr int64_t kMinMicros = -62135596800LL * 1000000;  // 0001-01-01, the oldest ts
+
+Status BadParam(std::string message) { return Status::InvalidArgument(std::move(message)); }
+
+// A parameter name for an error message: bounded and printable.
+std::string Shown(std::string_view name) {
+  std::string out;
+  for (char c : name.substr(0, 64)) out.push_back(c >= 0x20 && c < 0x7f ? c : '?');
+  if (name.size() > 64) out += "...";
+  return out;
+}
+
+// JSON number grammar (RFC 8259 §6): what `prop.KEY=VALUE` also compares numerically.
+bool IsJsonNumber(std::string_view s) {
+  size_t i = 0;
+  auto digits = [&] {
+    const size_t start = i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+    return i > start;
+  };
+  if (i < s.size() && s[i] == '-') ++i;
+  if (i < s.size() && s[i] == '0') {
+    ++i;
+  } else if (!digits()) {
+    return false;
+  }
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    if (!digits()) return false;
+  }
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    if (!digits()) return false;
+  }
+  return i == s.size();
+}
+
+// KEY of prop.KEY as a JSON Pointer (RFC 6901), which DuckDB's json functions accept:
+// unlike a `$.a.b` path it can say any key, since '~' and '/' are escaped.
+std::string JsonPointer(const std::vector<std::string>& path) {
+  std::string out;
+  for (const auto& seg : path) {
+    out.push_back('/');
+    for (char c : seg) {
+      if (c == '~') {
+        out += "~0";
+      } else if (c == '/') {
+        out += "~1";
+      } else {
+        out.push_back(c);
+      }
+    }
+  }
+  return out;
+}
+
+void AppendJsonString(std::string_view s, std::string* out) {
+  out->push_back('"');
+  for (char c : s) {
+    switch (c) {
+      case '"':
+        *out += "\\\"";
+        break;
+      case '\\':
+        *out += "\\\\";
+        break;
+      case '\n':
+        *out += "\\n";
+        break;
+      case '\r':
+        *out += "\\r";
+        break;
+      case '\t':
+        *out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned char>(c));
+          *out += buf;
+        } else {
+          out->push_back(c);
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+// A SQL parameter value, bound in order as $1, $2, ...
+struct TimestampParam {
+  int64_t micros;
+};
+using Param = std::variant<std::string, TimestampParam, double>;
+
+// The WHERE clause shared by every slice: filters and cursor, all as parameters.
+struct Predicate {
+  std::string sql = "true";
+  std::vector<Param> params;
+
+  std::string Add(Param p) {
+    params.push_back(std::move(p));
+    return "$" + std::to_string(params.size());
+  }
+};
+
+Predicate FilterPredicate(const EventSearchRequest& r) {
+  Predicate p;
+  if (r.type) p.sql += " AND type = " + p.Add(*r.type);
+  if (r.user_id) p.sql += " AND user_id = " + p.Add(*r.user_id);
+  for (const PropertyFilter& f : r.properties) {
+    const std::string ptr = p.Add(JsonPointer(f.path));
+    std::string cond = "json_extract_string(properties, " + ptr + ") = " + p.Add(f.value);
+    if (IsJsonNumber(f.value)) {
+      cond = "(" + cond + " OR (json_type(properties, " + ptr +
+             ") IN ('UBIGINT', 'BIGINT', 'DOUBLE') AND TRY_CAST(json_extract_string(properties, " +
+             ptr + ") AS DOUBLE) = " + p.Add(std::strtod(f.value.c_str(), nullptr)) + "))";
+    }
+    p.sql += " AND " + cond;
+  }
+  if (r.after) {
+    // The explicit `ts <=` is implied by the OR, but DuckDB only turns plain comparisons
+    // into scan filters that skip row groups by their ts range.
+    const std::string ts = p.Add(TimestampParam{r.after->ts_us});
+    p.sql += " AND ts <= " + ts + " AND (ts < " + ts + " OR event_id < " +
+             p.Add(r.after->event_id) + ")";
+  }
+  return p;
+}
+
+Status Bind(duck::PreparedStatement& stmt, const std::vector<Param>& params) {
+  for (size_t i = 0; i < params.size(); ++i) {
+    const idx_t index = i + 1;
+    const Param& p = params[i];
+    if (const auto* s = std::get_if<std::string>(&p)) {
+      SLUICE_RETURN_IF_ERROR(stmt.BindVarchar(index, *s));
+    } else if (const auto* t = std::get_if<TimestampParam>(&p)) {
+      SLUICE_RETURN_IF_ERROR(stmt.BindTimestampMicros(index, t->micros));
+    } else {
+      SLUICE_RETURN_IF_ERROR(stmt.BindDouble(index, std::get<double>(p)));
+    }
+  }
+  return Status::OK();
+}
+
+// One event row (columns as in kSelect) as a JSON object.
+constexpr const char* kSelect =
+    "SELECT event_id, type, ts, received_at, user_id, anonymous_id, properties, context, source";
+
+void AppendOptionalString(duckdb_vector v, idx_t row, std::string* out) {
+  if (duck::IsValid(v, row)) {
+    AppendJsonString(duck::GetString(v, row), out);
+  } else {
+    *out += "null";
+  }
+}
+
+void AppendRawJson(duckdb_vector v, idx_t row, std::string* out) {
+  if (duck::IsValid(v, row)) {
+    *out += duck::GetString(v, row);
+  } else {
+    *out += "null";
+  }
+}
+
+int64_t Micros(duckdb_vector v, idx_t row) {
+  return static_cast<const duckdb_timestamp*>(duckdb_vector_get_data(v))[row].micros;
+}
+
+std::string EventJson(const duck::DataChunk& chunk, idx_t row) {
+  std::string out = "{\"event_id\":";
+  AppendJsonString(duck::GetString(chunk.column(0), row), &out);
+  out += ",\"type\":";
+  AppendJsonString(duck::GetString(chunk.column(1), row), &out);
+  out += ",\"timestamp\":\"" + FormatRfc3339Micros(Micros(chunk.column(2), row));
+  out += "\",\"received_at\":\"" + FormatRfc3339Micros(Micros(chunk.column(3), row));
+  out += "\",\"user_id\":";
+  AppendOptionalString(chunk.column(4), row, &out);
+  out += ",\"anonymous_id\":";
+  AppendOptionalString(chunk.column(5), row, &out);
+  out += ",\"properties\":";
+  AppendRawJson(chunk.column(6), row, &out);
+  out += ",\"context\":";
+  AppendRawJson(chunk.column(7), row, &out);
+  out += ",\"source\":";
+  AppendOptionalString(chunk.column(8), row, &out);
+  out += "}";
+  return out;
+}
+
+// The page being filled, with each event's position for the cursor.
+struct PageRows {
+  EventSearchPage page;
+  std::vector<EventCursor> keys;
+};
+
+// Runs one statement for ts in [lo, hi) (either side open when unset) on top of the
+// request's predicate, appending up to `want` events to `rows`. `narrow` first finds the
+// oldest ts the page can reach (a second statement; worth it where the slice is dense).
+Status RunSlice(duck::Connection& con, const std::string& view_sql, const Predicate& base,
+                std::optional<int64_t> lo, std::optional<int64_t> hi, size_t want, bool narrow,
+                PageRows* rows) {
+  EventSearchPage* page = &rows->page;
+  Predicate p = base;
+  if (lo) p.sql += " AND ts >= " + p.Add(TimestampParam{*lo});
+  if (hi) p.sql += " AND ts < " + p.Add(TimestampParam{*hi});
+  if (narrow) {
+    // Top-N keeps every row it reads in a heap ordered by (ts, event_id) and, since rows
+    // arrive in ascending ts, nearly every row displaces one: at ~30k rows a slice that
+    // cost 10-20 ms. Finding the page's oldest ts first with a Top-N on ts alone (an
+    // integer key, no payload) and then reading only rows at or after it is ~3x cheaper.
+    // Rows tied at that ts are all kept by `>=`; the final ORDER BY picks among them.
+    auto stmt = con.Prepare("SELECT count(*)::UBIGINT, epoch_us(min(ts)) FROM (SELECT ts FROM (" +
+                            view_sql + ") AS e WHERE " + p.sql + " ORDER BY ts DESC LIMIT " +
+                            std::to_string(want) + ")");
+    if (!stmt.ok()) return stmt.status();
+    SLUICE_RETURN_IF_ERROR(Bind(*stmt, p.params));
+    auto result = stmt->Execute();
+    if (!result.ok()) return result.status();
+    ++page->statements;
+    Status st;
+    duck::DataChunk chunk = result->FetchChunk(&st);
+    if (!st.ok()) return st;
+    if (!chunk || chunk.size() != 1) return Status::Internal("search: no boundary row");
+    const uint64_t n = static_cast<const uint64_t*>(duckdb_vector_get_data(chunk.column(0)))[0];
+    if (n == 0) return Status::OK();  // nothing in this slice
+    if (n == want) {
+      const int64_t oldest =
+          static_cast<const int64_t*>(duckdb_vector_get_data(chunk.column(1)))[0];
+      p.sql += " AND ts >= " + p.Add(TimestampParam{oldest});
+    }
+  }
+  const std::string sql = std::string(kSelect) + " FROM (" + view_sql + ") AS e WHERE " + p.sql +
+                          " ORDER BY ts DESC, event_id DESC LIMIT " + std::to_string(want);
+  auto stmt = con.Prepare(sql);
+  if (!stmt.ok()) return stmt.status();
+  SLUICE_RETURN_IF_ERROR(Bind(*stmt, p.params));
+  auto result = stmt->Execute();
+  if (!result.ok()) return result.status();
+  ++page->statements;
+  while (true) {
+    Status st;
+    duck::DataChunk chunk = result->FetchChunk(&st);
+    if (!st.ok()) return st;
+    if (!chunk) return Status::OK();
+    for (idx_t row = 0; row < chunk.size(); ++row) {
+      page->events.push_back(EventJson(chunk, row));
+      rows->keys.push_back(EventCursor{Micros(chunk.column(2), row),
+                                       std::string(duck::GetString(chunk.column(0), row))});
+    }
+  }
+}
+
+}  // namespace
+
+Result<EventSearchRequest> ParseEventSearchRequest(std::string tenant, const QueryParams& params,
+                                                   int max_limit) {
+  EventSearchRequest r;
+  r.tenant = std::move(tenant);
+  r.limit = std::min(kDefaultSearchLimit, max_limit);
+  std::set<std::string> seen;
+  for (const auto& [name, value] : params) {
+    if (!seen.insert(name).second) {
+      return BadParam("parameter \"" + Shown(name) + "\" is given more than once");
+    }
+    const bool known = name == "type" || name == "user_id" || name == "from" || name == "to" ||
+                       name == "limit" || name == "cursor" || name.rfind("prop.", 0) == 0;
+    if (!known) {
+      return BadParam("unknown parameter \"" + Shown(name) + "\"; known: " + kKnownParams);
+    }
+    if (value.empty()) continue;  // `type=&user_id=`: a form left blank
+    if (name == "type") {
+      r.type = value;
+    } else if (name == "user_id") {
+      r.user_id = value;
+    } else if (name == "from" || name == "to") {
+      auto ts = ParseTimestampString(value);
+      if (!ts.ok()) return BadParam(name + ": " + ts.status().message());
+      (name == "from" ? r.from_us : r.to_us) = *ts;
+    } else if (name == "limit") {
+      int n = 0;
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (ec != std::errc() || end != value.data() + value.size() || n < 1 || n > max_limit) {
+        return BadParam("limit must be an integer from 1 to " + std::to_string(max_limit));
+      }
+      r.limit = n;
+    } else if (name == "cursor") {
+      auto c = DecodeEventCursor(value);
+      if (!c.ok()) return c.status();
+      r.after = std::move(*c);
+    } else {  // prop.KEY
+      PropertyFilter f;
+      std::string_view key = std::string_view(name).substr(5);
+      while (true) {
+        const size_t dot = key.find('.');
+        f.path.emplace_back(key.substr(0, dot));
+        if (f.path.back().empty()) {
+          return BadParam("\"" + Shown(name) +
+                          "\": a property filter is prop.KEY or prop.KEY.NESTED, with no "
+                          "empty key");
+        }
+        if (dot == std::string_view::npos) break;
+        key.remove_prefix(dot + 1);
+      }
+      f.value = value;
+      r.properties.push_back(std::move(f));
+      if (r.properties.size() > kMaxPropertyFilters) {
+        return BadParam("at most " + std::to_string(kMaxPropertyFilters) +
+                        " property filters per search");
+      }
+    }
+  }
+  if (r.from_us && r.to_us && *r.from_us >= *r.to_us) {
+    return BadParam("from must be earlier than to (from is inclusive, to exclusive)");
+  }
+  return r;
+}
+
+std::string EventSearchPage::ToJson() const {
+  size_t n = 64;
+  for (const auto& e : events) n += e.size() + 1;
+  std::string out;
+  out.reserve(n);
+  out += "{\"events\":[";
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    out += events[i];
+  }
+  out += "],\"next_cursor\":";
+  if (next_cursor) {
+    out += "\"" + *next_cursor + "\"";  // base64url: nothing to escape
+  } else {
+    out += "null";
+  }
+  out += "}";
+  return out;
+}
+
+Result<EventSearchPage> SearchEvents(EventStore& store, const EventSearchRequest& request,
+                                     const EventSearchOptions& options) {
+  // An empty tenant means "all tenants" to WithEventsView; a search never wants that.
+  if (request.tenant.empty()) return Status::InvalidArgument("search: no tenant");
+  if (request.limit < 1) return Status::InvalidArgument("search: limit must be positive");
+  const Predicate base = FilterPredicate(request);
+  // One more than the page, to know whether a next page exists without another query.
+  const size_t want = static_cast<size_t>(request.limit) + 1;
+  PageRows rows;
+  const EventSearchPage& page = rows.page;
+  Status s = store.WithEventsView(
+      request.tenant, [&](duck::Connection& con, const std::string& view_sql) -> Status {
+        if (!options.time_slices) {
+          return RunSlice(con, view_sql, base, request.from_us, request.to_us, want,
+                          /*narrow=*/false, &rows);
+        }
+        // Slices walk back from `anchor`: [anchor - w, hi), then w×8 below that, ...
+        // The first slice has no upper bound of its own (only `to` and the cursor), so
+        // events stamped in the future are found too.
+        int64_t anchor = options.now_us != 0 ? options.now_us : NowMicros();
+        if (request.to_us) anchor = std::min(anchor, *request.to_us);
+        if (request.after) anchor = std::min(anchor, request.after->ts_us);
+        std::optional<int64_t> hi = request.to_us;
+        int64_t width = kFirstSliceUs;
+        while (page.events.size() < want) {
+          std::optional<int64_t> lo;
+          bool final_slice = false;
+          if (anchor - kMinMicros <= width) {
+            final_slice = true;  // reaches year 1: nothing older exists
+          } else {
+            lo = anchor - width;
+          }
+          if (request.from_us && (!lo || *lo <= *request.from_us)) {
+            lo = request.from_us;
+            final_slice = true;
+          }
+          // Only the first slice is narrowed: it is where a page usually fills, and it is
+          // small, so when it holds few matches reading it twice costs little. A later,
+          // wider slice is reached when matches are sparse, and a second pass would
+          // double the scan that dominates then.
+          SLUICE_RETURN_IF_ERROR(RunSlice(con, view_sql, base, lo, hi, want - page.events.size(),
+                                          /*narrow=*/page.statements == 0, &rows));
+          if (final_slice) break;
+          hi = lo;
+          width = width > INT64_MAX / kSliceGrowth ? INT64_MAX : width * kSliceGrowth;
+        }
+        return Status::OK();
+      });
+  if (!s.ok()) return s;
+  if (rows.page.events.size() > static_cast<size_t>(request.limit)) {
+    rows.page.events.resize(request.limit);
+    rows.page.next_cursor = EncodeEventCursor(rows.keys[request.limit - 1]);
+  }
+  return std::move(rows.page);
+}
+
+}  // namespace sluice
