@@ -49,6 +49,7 @@ class Server : public Router {
  private:
   void HandleEvents(HttpRequest req, Reply reply);
   void HandleExportIds(HttpRequest req, Reply reply);
+  void HandleQuery(HttpRequest req, Reply reply);
   HttpResponse Metrics(unsigned version);
   // Non-empty reason while ingest must be refused with 503.
   std::string PressureReason() const;
