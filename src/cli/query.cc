@@ -76,7 +76,8 @@ int RunQuery(const Config& config, const QueryFlags& flags) {
   if (!format.ok()) return Fail(format.status().message());
   if (!flags.url.empty()) {
     if (!flags.tenant.empty()) {
-      return Fail("--tenant works on the data dir only; a server takes the tenant from the API key");
+      return Fail(
+          "--tenant works on the data dir only; a server takes the tenant from the API key");
     }
     return QueryOverHttp(flags);
   }

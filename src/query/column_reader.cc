@@ -18,8 +18,8 @@ struct ColumnReader::Type {
   duckdb_type enum_storage = DUCKDB_TYPE_INVALID;
   std::vector<std::string> enum_values;
   idx_t array_size = 0;
-  std::vector<std::string> field_names;          // STRUCT
-  std::vector<std::unique_ptr<Type>> children;   // LIST/ARRAY: 1, MAP: key+value, STRUCT: n
+  std::vector<std::string> field_names;         // STRUCT
+  std::vector<std::unique_ptr<Type>> children;  // LIST/ARRAY: 1, MAP: key+value, STRUCT: n
 };
 
 namespace {
@@ -28,38 +28,70 @@ using Type = ColumnReader::Type;
 
 const char* BaseName(duckdb_type id) {
   switch (id) {
-    case DUCKDB_TYPE_BOOLEAN: return "BOOLEAN";
-    case DUCKDB_TYPE_TINYINT: return "TINYINT";
-    case DUCKDB_TYPE_SMALLINT: return "SMALLINT";
-    case DUCKDB_TYPE_INTEGER: return "INTEGER";
-    case DUCKDB_TYPE_BIGINT: return "BIGINT";
-    case DUCKDB_TYPE_UTINYINT: return "UTINYINT";
-    case DUCKDB_TYPE_USMALLINT: return "USMALLINT";
-    case DUCKDB_TYPE_UINTEGER: return "UINTEGER";
-    case DUCKDB_TYPE_UBIGINT: return "UBIGINT";
-    case DUCKDB_TYPE_HUGEINT: return "HUGEINT";
-    case DUCKDB_TYPE_UHUGEINT: return "UHUGEINT";
-    case DUCKDB_TYPE_FLOAT: return "FLOAT";
-    case DUCKDB_TYPE_DOUBLE: return "DOUBLE";
-    case DUCKDB_TYPE_VARCHAR: return "VARCHAR";
-    case DUCKDB_TYPE_BLOB: return "BLOB";
-    case DUCKDB_TYPE_DATE: return "DATE";
-    case DUCKDB_TYPE_TIME: return "TIME";
-    case DUCKDB_TYPE_TIMESTAMP: return "TIMESTAMP";
-    case DUCKDB_TYPE_TIMESTAMP_S: return "TIMESTAMP_S";
-    case DUCKDB_TYPE_TIMESTAMP_MS: return "TIMESTAMP_MS";
-    case DUCKDB_TYPE_TIMESTAMP_NS: return "TIMESTAMP_NS";
-    case DUCKDB_TYPE_TIMESTAMP_TZ: return "TIMESTAMP WITH TIME ZONE";
-    case DUCKDB_TYPE_INTERVAL: return "INTERVAL";
-    case DUCKDB_TYPE_UUID: return "UUID";
-    case DUCKDB_TYPE_ENUM: return "ENUM";
-    case DUCKDB_TYPE_SQLNULL: return "NULL";
-    case DUCKDB_TYPE_UNION: return "UNION";
-    case DUCKDB_TYPE_BIT: return "BIT";
-    case DUCKDB_TYPE_TIME_TZ: return "TIME WITH TIME ZONE";
-    case DUCKDB_TYPE_BIGNUM: return "BIGNUM";
-    case DUCKDB_TYPE_TIME_NS: return "TIME_NS";
-    default: return nullptr;
+    case DUCKDB_TYPE_BOOLEAN:
+      return "BOOLEAN";
+    case DUCKDB_TYPE_TINYINT:
+      return "TINYINT";
+    case DUCKDB_TYPE_SMALLINT:
+      return "SMALLINT";
+    case DUCKDB_TYPE_INTEGER:
+      return "INTEGER";
+    case DUCKDB_TYPE_BIGINT:
+      return "BIGINT";
+    case DUCKDB_TYPE_UTINYINT:
+      return "UTINYINT";
+    case DUCKDB_TYPE_USMALLINT:
+      return "USMALLINT";
+    case DUCKDB_TYPE_UINTEGER:
+      return "UINTEGER";
+    case DUCKDB_TYPE_UBIGINT:
+      return "UBIGINT";
+    case DUCKDB_TYPE_HUGEINT:
+      return "HUGEINT";
+    case DUCKDB_TYPE_UHUGEINT:
+      return "UHUGEINT";
+    case DUCKDB_TYPE_FLOAT:
+      return "FLOAT";
+    case DUCKDB_TYPE_DOUBLE:
+      return "DOUBLE";
+    case DUCKDB_TYPE_VARCHAR:
+      return "VARCHAR";
+    case DUCKDB_TYPE_BLOB:
+      return "BLOB";
+    case DUCKDB_TYPE_DATE:
+      return "DATE";
+    case DUCKDB_TYPE_TIME:
+      return "TIME";
+    case DUCKDB_TYPE_TIMESTAMP:
+      return "TIMESTAMP";
+    case DUCKDB_TYPE_TIMESTAMP_S:
+      return "TIMESTAMP_S";
+    case DUCKDB_TYPE_TIMESTAMP_MS:
+      return "TIMESTAMP_MS";
+    case DUCKDB_TYPE_TIMESTAMP_NS:
+      return "TIMESTAMP_NS";
+    case DUCKDB_TYPE_TIMESTAMP_TZ:
+      return "TIMESTAMP WITH TIME ZONE";
+    case DUCKDB_TYPE_INTERVAL:
+      return "INTERVAL";
+    case DUCKDB_TYPE_UUID:
+      return "UUID";
+    case DUCKDB_TYPE_ENUM:
+      return "ENUM";
+    case DUCKDB_TYPE_SQLNULL:
+      return "NULL";
+    case DUCKDB_TYPE_UNION:
+      return "UNION";
+    case DUCKDB_TYPE_BIT:
+      return "BIT";
+    case DUCKDB_TYPE_TIME_TZ:
+      return "TIME WITH TIME ZONE";
+    case DUCKDB_TYPE_BIGNUM:
+      return "BIGNUM";
+    case DUCKDB_TYPE_TIME_NS:
+      return "TIME_NS";
+    default:
+      return nullptr;
   }
 }
 
@@ -332,30 +364,62 @@ Cell ReadCell(const Type& t, duckdb_vector v, idx_t row) {
   if (!Valid(v, row)) return c;
   c.kind = Cell::Kind::kJson;
   switch (t.id) {
-    case DUCKDB_TYPE_BOOLEAN: c.text = At<bool>(v, row) ? "true" : "false"; break;
-    case DUCKDB_TYPE_TINYINT: c.text = std::to_string(At<int8_t>(v, row)); break;
-    case DUCKDB_TYPE_SMALLINT: c.text = std::to_string(At<int16_t>(v, row)); break;
-    case DUCKDB_TYPE_INTEGER: c.text = std::to_string(At<int32_t>(v, row)); break;
-    case DUCKDB_TYPE_BIGINT: c.text = std::to_string(At<int64_t>(v, row)); break;
-    case DUCKDB_TYPE_UTINYINT: c.text = std::to_string(At<uint8_t>(v, row)); break;
-    case DUCKDB_TYPE_USMALLINT: c.text = std::to_string(At<uint16_t>(v, row)); break;
-    case DUCKDB_TYPE_UINTEGER: c.text = std::to_string(At<uint32_t>(v, row)); break;
-    case DUCKDB_TYPE_UBIGINT: c.text = std::to_string(At<uint64_t>(v, row)); break;
-    case DUCKDB_TYPE_HUGEINT: c.text = Int128ToString(HugeInt(At<duckdb_hugeint>(v, row))); break;
+    case DUCKDB_TYPE_BOOLEAN:
+      c.text = At<bool>(v, row) ? "true" : "false";
+      break;
+    case DUCKDB_TYPE_TINYINT:
+      c.text = std::to_string(At<int8_t>(v, row));
+      break;
+    case DUCKDB_TYPE_SMALLINT:
+      c.text = std::to_string(At<int16_t>(v, row));
+      break;
+    case DUCKDB_TYPE_INTEGER:
+      c.text = std::to_string(At<int32_t>(v, row));
+      break;
+    case DUCKDB_TYPE_BIGINT:
+      c.text = std::to_string(At<int64_t>(v, row));
+      break;
+    case DUCKDB_TYPE_UTINYINT:
+      c.text = std::to_string(At<uint8_t>(v, row));
+      break;
+    case DUCKDB_TYPE_USMALLINT:
+      c.text = std::to_string(At<uint16_t>(v, row));
+      break;
+    case DUCKDB_TYPE_UINTEGER:
+      c.text = std::to_string(At<uint32_t>(v, row));
+      break;
+    case DUCKDB_TYPE_UBIGINT:
+      c.text = std::to_string(At<uint64_t>(v, row));
+      break;
+    case DUCKDB_TYPE_HUGEINT:
+      c.text = Int128ToString(HugeInt(At<duckdb_hugeint>(v, row)));
+      break;
     case DUCKDB_TYPE_UHUGEINT: {
       auto h = At<duckdb_uhugeint>(v, row);
       c.text = Uint128ToString(static_cast<unsigned __int128>(h.upper) << 64 | h.lower);
       break;
     }
-    case DUCKDB_TYPE_FLOAT: c.text = DoubleText(At<float>(v, row), &c.kind); break;
-    case DUCKDB_TYPE_DOUBLE: c.text = DoubleText(At<double>(v, row), &c.kind); break;
+    case DUCKDB_TYPE_FLOAT:
+      c.text = DoubleText(At<float>(v, row), &c.kind);
+      break;
+    case DUCKDB_TYPE_DOUBLE:
+      c.text = DoubleText(At<double>(v, row), &c.kind);
+      break;
     case DUCKDB_TYPE_DECIMAL: {
       __int128 unscaled = 0;
       switch (t.decimal_storage) {
-        case DUCKDB_TYPE_SMALLINT: unscaled = At<int16_t>(v, row); break;
-        case DUCKDB_TYPE_INTEGER: unscaled = At<int32_t>(v, row); break;
-        case DUCKDB_TYPE_BIGINT: unscaled = At<int64_t>(v, row); break;
-        default: unscaled = HugeInt(At<duckdb_hugeint>(v, row)); break;
+        case DUCKDB_TYPE_SMALLINT:
+          unscaled = At<int16_t>(v, row);
+          break;
+        case DUCKDB_TYPE_INTEGER:
+          unscaled = At<int32_t>(v, row);
+          break;
+        case DUCKDB_TYPE_BIGINT:
+          unscaled = At<int64_t>(v, row);
+          break;
+        default:
+          unscaled = HugeInt(At<duckdb_hugeint>(v, row));
+          break;
       }
       c.text = DecimalText(unscaled, t.decimal_scale);
       break;
@@ -419,9 +483,15 @@ Cell ReadCell(const Type& t, duckdb_vector v, idx_t row) {
       c.kind = Cell::Kind::kString;
       uint64_t i = 0;
       switch (t.enum_storage) {
-        case DUCKDB_TYPE_UTINYINT: i = At<uint8_t>(v, row); break;
-        case DUCKDB_TYPE_USMALLINT: i = At<uint16_t>(v, row); break;
-        default: i = At<uint32_t>(v, row); break;
+        case DUCKDB_TYPE_UTINYINT:
+          i = At<uint8_t>(v, row);
+          break;
+        case DUCKDB_TYPE_USMALLINT:
+          i = At<uint16_t>(v, row);
+          break;
+        default:
+          i = At<uint32_t>(v, row);
+          break;
       }
       c.text = i < t.enum_values.size() ? t.enum_values[i] : "";
       break;
@@ -458,7 +528,8 @@ Cell ReadCell(const Type& t, duckdb_vector v, idx_t row) {
         if (i > 0) c.text.push_back(',');
         AppendJsonString(&c.text, t.field_names[i]);
         c.text.push_back(':');
-        AppendJsonCell(&c.text, ReadCell(*t.children[i], duckdb_struct_vector_get_child(v, i), row));
+        AppendJsonCell(&c.text,
+                       ReadCell(*t.children[i], duckdb_struct_vector_get_child(v, i), row));
       }
       c.text.push_back('}');
       break;
@@ -475,11 +546,21 @@ void AppendJsonString(std::string* out, std::string_view s) {
   out->push_back('"');
   for (unsigned char ch : s) {
     switch (ch) {
-      case '"': *out += "\\\""; break;
-      case '\\': *out += "\\\\"; break;
-      case '\n': *out += "\\n"; break;
-      case '\r': *out += "\\r"; break;
-      case '\t': *out += "\\t"; break;
+      case '"':
+        *out += "\\\"";
+        break;
+      case '\\':
+        *out += "\\\\";
+        break;
+      case '\n':
+        *out += "\\n";
+        break;
+      case '\r':
+        *out += "\\r";
+        break;
+      case '\t':
+        *out += "\\t";
+        break;
       default:
         if (ch < 0x20) {
           *out += fmt::format("\\u{:04x}", ch);
@@ -493,9 +574,15 @@ void AppendJsonString(std::string* out, std::string_view s) {
 
 void AppendJsonCell(std::string* out, const Cell& cell) {
   switch (cell.kind) {
-    case Cell::Kind::kNull: *out += "null"; break;
-    case Cell::Kind::kString: AppendJsonString(out, cell.text); break;
-    case Cell::Kind::kJson: *out += cell.text; break;
+    case Cell::Kind::kNull:
+      *out += "null";
+      break;
+    case Cell::Kind::kString:
+      AppendJsonString(out, cell.text);
+      break;
+    case Cell::Kind::kJson:
+      *out += cell.text;
+      break;
   }
 }
 

@@ -48,8 +48,8 @@ std::string FirstKeyword(std::string_view sql) {
 
 // Pure generators: they read nothing but their arguments.
 bool AllowedTableFunction(const std::string& name) {
-  static const std::set<std::string> kAllowed = {"range",     "generate_series", "unnest",
-                                                 "json_each", "json_tree",       "generate_subscripts"};
+  static const std::set<std::string> kAllowed = {
+      "range", "generate_series", "unnest", "json_each", "json_tree", "generate_subscripts"};
   return kAllowed.count(name) > 0;
 }
 
@@ -58,17 +58,37 @@ bool AllowedTableFunction(const std::string& name) {
 // storage statistics (stats() reports min/max of the underlying column, i.e. of every
 // tenant). Prefixes catch whole families, including ones added by later DuckDB versions.
 bool DeniedScalarFunction(const std::string& name) {
-  static const std::set<std::string> kDenied = {
-      "current_setting", "getvariable",      "getenv",          "nextval",
-      "currval",         "setseed",          "stats",           "write_log",
-      "version",         "in_search_path",   "col_description", "obj_description",
-      "shobj_description", "format_type",    "format_pg_type",  "map_to_pg_oid",
-      "get_block_size",  "session_user",     "user",            "txid_current",
-      "query",           "query_table",      "json_serialize_plan", "json_execute_serialized_sql",
-      "parse_duckdb_log_message", "sql_auto_complete", "which_secret", "glob"};
-  static const char* kDeniedPrefixes[] = {"current_", "pg_",     "has_",    "duckdb_", "pragma_",
-                                          "read_",    "parquet_", "inet_",  "txid_",   "enable_",
-                                          "disable_", "icu_",     "checkpoint", "force_"};
+  static const std::set<std::string> kDenied = {"current_setting",
+                                                "getvariable",
+                                                "getenv",
+                                                "nextval",
+                                                "currval",
+                                                "setseed",
+                                                "stats",
+                                                "write_log",
+                                                "version",
+                                                "in_search_path",
+                                                "col_description",
+                                                "obj_description",
+                                                "shobj_description",
+                                                "format_type",
+                                                "format_pg_type",
+                                                "map_to_pg_oid",
+                                                "get_block_size",
+                                                "session_user",
+                                                "user",
+                                                "txid_current",
+                                                "query",
+                                                "query_table",
+                                                "json_serialize_plan",
+                                                "json_execute_serialized_sql",
+                                                "parse_duckdb_log_message",
+                                                "sql_auto_complete",
+                                                "which_secret",
+                                                "glob"};
+  static const char* kDeniedPrefixes[] = {
+      "current_", "pg_",   "has_",    "duckdb_",  "pragma_", "read_",      "parquet_",
+      "inet_",    "txid_", "enable_", "disable_", "icu_",    "checkpoint", "force_"};
   // The clock is not the session: these share a prefix with the session's functions.
   static const std::set<std::string> kAllowedDespitePrefix = {
       "pg_typeof",         "pg_size_pretty",    "current_date",          "current_time",
@@ -87,7 +107,8 @@ std::string FirstLine(std::string_view s) { return std::string(s.substr(0, s.fin
 bool PlainIdentifier(std::string_view s) {
   if (s.empty() || s.size() > 128) return false;
   if (!(std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
-  return std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isalnum(c) || c == '_'; });
+  return std::all_of(s.begin(), s.end(),
+                     [](unsigned char c) { return std::isalnum(c) || c == '_'; });
 }
 
 std::string_view StringField(object o, const char* key) {
@@ -128,7 +149,8 @@ class TreeWalk {
     if (type.size() > 5 && type.substr(type.size() - 5) == "_NODE") return VisitQueryNode(o, type);
     // Table references carry a "sample" field (TABLESAMPLE); nothing else outside query
     // nodes does.
-    if (!type.empty() && o["sample"].get(ignored) == simdjson::SUCCESS) return VisitTableRef(o, type);
+    if (!type.empty() && o["sample"].get(ignored) == simdjson::SUCCESS)
+      return VisitTableRef(o, type);
     return Status::OK();
   }
 
@@ -251,6 +273,12 @@ Status CheckQuerySql(duck::Connection& con, std::string_view sql) {
   }
   duckdb_destroy_extracted(&extracted);
   if (count == 0) return Status::InvalidArgument(FirstLine(parse_error));
+  if (count > 1 && (FirstKeyword(sql) == "PIVOT" || FirstKeyword(sql) == "UNPIVOT")) {
+    // DuckDB expands a PIVOT statement without an IN list into CREATE TYPE + SELECT.
+    return Status::InvalidArgument("only SELECT queries are allowed; " + FirstKeyword(sql) +
+                                   " is not (write SELECT ... FROM events PIVOT (... FOR column "
+                                   "IN (...)))");
+  }
   if (count > 1) {
     return Status::InvalidArgument("only one SELECT statement is allowed; the query holds " +
                                    std::to_string(count));
@@ -287,8 +315,8 @@ Status CheckQuerySql(duck::Connection& con, std::string_view sql) {
   std::set<std::string> ctes;
   for (const std::string& cte : walk.ctes()) {
     if (!PlainIdentifier(cte)) {
-      return Status::InvalidArgument("CTE name \"" + cte +
-                                     "\" is not allowed: use a plain identifier (letters, digits, _)");
+      return Status::InvalidArgument(
+          "CTE name \"" + cte + "\" is not allowed: use a plain identifier (letters, digits, _)");
     }
     const std::string name = Lower(cte);
     if (name != kQueryViewName && ResolvesInCatalog(con, name)) {

@@ -223,8 +223,7 @@ Result<SqlResult> RunSqlQuery(EventStore& store, const std::string& tenant, cons
   if (!s.ok()) {
     return watchdog.fired() && s.code() != Status::Code::kInvalidArgument ? errors.Timeout() : s;
   }
-  result.elapsed_ms =
-      std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  result.elapsed_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   return result;
 }
 

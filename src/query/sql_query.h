@@ -28,9 +28,9 @@
 namespace sluice {
 
 struct SqlQueryLimits {
-  int timeout_ms = 30000;             // [query] timeout_ms
-  uint64_t max_rows = 100000;         // [query] max_rows
-  uint64_t memory_limit_bytes = 0;    // [store] memory_limit_bytes, for messages; 0 = default
+  int timeout_ms = 30000;           // [query] timeout_ms
+  uint64_t max_rows = 100000;       // [query] max_rows
+  uint64_t memory_limit_bytes = 0;  // [store] memory_limit_bytes, for messages; 0 = default
 };
 
 Result<SqlResult> RunSqlQuery(EventStore& store, const std::string& tenant, const std::string& sql,

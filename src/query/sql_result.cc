@@ -152,18 +152,21 @@ std::string FormatTable(const SqlResult& r) {
   }
   out.push_back('\n');
   for (const auto& row : cells) line(row, false);
-  out += fmt::format("({} row{}{}, {:.1f} ms)\n", r.rows.size(), r.rows.size() == 1 ? "" : "s",
-                     r.truncated ? fmt::format("; truncated at [query] max_rows = {}", r.max_rows)
-                                 : "",
-                     r.elapsed_ms);
+  out += fmt::format(
+      "({} row{}{}, {:.1f} ms)\n", r.rows.size(), r.rows.size() == 1 ? "" : "s",
+      r.truncated ? fmt::format("; truncated at [query] max_rows = {}", r.max_rows) : "",
+      r.elapsed_ms);
   return out;
 }
 
 std::string FormatSqlResult(const SqlResult& r, SqlFormat format) {
   switch (format) {
-    case SqlFormat::kCsv: return FormatCsv(r);
-    case SqlFormat::kTable: return FormatTable(r);
-    case SqlFormat::kJson: break;
+    case SqlFormat::kCsv:
+      return FormatCsv(r);
+    case SqlFormat::kTable:
+      return FormatTable(r);
+    case SqlFormat::kJson:
+      break;
   }
   return FormatJson(r);
 }
