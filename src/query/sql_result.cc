@@ -132,11 +132,11 @@ std::string FormatTable(const SqlResult& r) {
     }
   }
   std::string out;
-  auto line = [&](const std::vector<std::string>& values, bool header) {
+  auto line = [&](const std::vector<std::string>& values) {
     for (size_t j = 0; j < n; ++j) {
       if (j > 0) out += " | ";
       const size_t pad = width[j] - Width(values[j]);
-      const bool r_align = right[j] && !header;
+      const bool r_align = right[j];
       if (r_align) out.append(pad, ' ');
       out += values[j];
       if (!r_align && j + 1 < n) out.append(pad, ' ');
@@ -145,13 +145,13 @@ std::string FormatTable(const SqlResult& r) {
   };
   std::vector<std::string> names;
   for (const auto& c : r.columns) names.push_back(c.name);
-  line(names, true);
+  line(names);
   for (size_t j = 0; j < n; ++j) {
     if (j > 0) out += "-+-";
     out.append(width[j], '-');
   }
   out.push_back('\n');
-  for (const auto& row : cells) line(row, false);
+  for (const auto& row : cells) line(row);
   out += fmt::format(
       "({} row{}{}, {:.1f} ms)\n", r.rows.size(), r.rows.size() == 1 ? "" : "s",
       r.truncated ? fmt::format("; truncated at [query] max_rows = {}", r.max_rows) : "",
