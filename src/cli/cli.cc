@@ -73,6 +73,16 @@ int RunCli(int argc, char** argv) {
     tier_cmds.push_back(sub);
   }
 
+  QueryFlags query;
+  auto* query_cmd =
+      app.add_subcommand("query", "run read-only SQL over the events view (hot and archive)");
+  add_common(query_cmd);
+  query_cmd->add_option("sql", query.sql, "one SELECT statement over `events`")->required();
+  query_cmd->add_option("--format", query.format, "table|json|csv (table)")
+      ->check(CLI::IsMember({"table", "json", "csv"}));
+  query_cmd->add_option("--url", query.url, "ask a running server instead of the data dir");
+  query_cmd->add_option("--tenant", query.tenant, "tenant to query on the data dir (default)");
+
   BenchFlags bench;
   auto* bench_cmd = app.add_subcommand("bench", "load generator: POST events to a server");
   bench_cmd->add_option("--url", bench.url, "server URL (default http://127.0.0.1:8080)");
@@ -119,6 +129,7 @@ int RunCli(int argc, char** argv) {
       return RunTier(*config, tier);
     }
   }
+  if (query_cmd->parsed()) return RunQuery(*config, query);
   return 1;
 }
 

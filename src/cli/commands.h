@@ -32,6 +32,13 @@ struct TierFlags {
   std::string url;
 };
 
+struct QueryFlags {
+  std::string sql;
+  std::string format = "table";
+  std::string url;
+  std::string tenant;  // offline only; empty = "default"
+};
+
 struct BenchFlags {
   std::string url = "http://127.0.0.1:8080";
   int connections = 8;
@@ -51,6 +58,7 @@ struct BenchFlags {
 int RunServe(const Config& config);
 int RunImport(const Config& config, const ImportFlags& flags);
 int RunExportIds(const Config& config, const ExportIdsFlags& flags);
+int RunQuery(const Config& config, const QueryFlags& flags);
 int RunBench(const BenchFlags& flags);
 int RunTier(const Config& config, const TierFlags& flags);
 

@@ -31,6 +31,9 @@ std::string Status::ToString() const {
     case Code::kResourceExhausted:
       name = "resource exhausted";
       break;
+    case Code::kDeadlineExceeded:
+      name = "deadline exceeded";
+      break;
     case Code::kPermissionDenied:
       name = "permission denied";
       break;

@@ -23,6 +23,7 @@ class Status {
     kIOError,
     kUnavailable,        // transient: retry later (backpressure, shutting down)
     kResourceExhausted,  // a configured limit was hit
+    kDeadlineExceeded,   // a configured time limit was hit
     kPermissionDenied,
     kUnauthenticated,
     kInternal,
@@ -39,6 +40,9 @@ class Status {
   static Status Unavailable(std::string m) { return Status(Code::kUnavailable, std::move(m)); }
   static Status ResourceExhausted(std::string m) {
     return Status(Code::kResourceExhausted, std::move(m));
+  }
+  static Status DeadlineExceeded(std::string m) {
+    return Status(Code::kDeadlineExceeded, std::move(m));
   }
   static Status PermissionDenied(std::string m) {
     return Status(Code::kPermissionDenied, std::move(m));

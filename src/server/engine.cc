@@ -55,6 +55,11 @@ Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, bool start_co
     store_options.threads = config.store_threads;
     store_options.memory_limit_bytes = config.store_memory_limit_bytes;
     store_options.archive_root = std::filesystem::absolute(paths.archive()).lexically_normal();
+    // The archive is read (events view) and written (archiver: staging, then rename);
+    // nothing else outside DuckDB's own files is ever opened through SQL.
+    store_options.file_roots = {
+        store_options.archive_root,
+        std::filesystem::absolute(paths.archive_staging()).lexically_normal().string()};
     auto store = EventStore::Open(paths.store(), store_options);
     if (!store.ok()) return store.status();
     e->store_ = std::move(*store);

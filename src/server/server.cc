@@ -5,6 +5,8 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <simdjson.h>
+
 #include <cstdio>
 
 #include <chrono>
@@ -16,6 +18,7 @@
 #include "ingest/timestamp.h"
 #include "query/event_search.h"
 #include "query/query_string.h"
+#include "query/sql_query.h"
 
 namespace sluice {
 
@@ -50,7 +53,7 @@ std::string RouteLabel(std::string_view target) {
   std::string_view path = target.substr(0, q);
   if (path == "/v1/events" || path == "/healthz" || path == "/readyz" || path == "/metrics" ||
       path == "/v1/admin/event-ids" || path == "/v1/admin/archive" || path == "/v1/admin/compact" ||
-      path == "/v1/admin/retention" || path == "/v1/admin/rehydrate") {
+      path == "/v1/admin/retention" || path == "/v1/admin/rehydrate" || path == "/v1/query") {
     return std::string(path);
   }
   return "other";
@@ -255,6 +258,16 @@ void Server::Handle(HttpRequest req, Reply reply) {
     }
     return HandleTier(std::string(path.substr(10)), std::move(req), std::move(reply));
   }
+  if (path == "/v1/query") {
+    if (req.method() != http::verb::post) {
+      return answer(JsonError(http::status::method_not_allowed, "use POST /v1/query", v));
+    }
+    if (engine_->store() == nullptr) {
+      return answer(
+          JsonError(http::status::conflict, "the store is disabled ([store] enabled)", v));
+    }
+    return HandleQuery(std::move(req), std::move(reply));
+  }
   answer(JsonError(http::status::not_found, "no route for " + std::string(path), v));
 }
 
@@ -300,6 +313,72 @@ void Server::HandleTier(std::string step, HttpRequest req, Reply reply) {
   if (!query_pool_->TrySubmit(std::move(task))) {
     metrics_.CountRequest(route, 503);
     reply(Unavailable("too many queries in flight", v));
+  }
+}
+
+// POST /v1/query {"sql":"...","format":"json|csv|table"}: read-only SQL over the caller's
+// tenant (query/sql_query.h), on query_pool_ so a long query never holds an io thread.
+// Refused or invalid SQL and a query over the memory limit are 400; a query over the time
+// limit is 504 (the server gave up waiting for it, as a gateway would); a full queue 503.
+void Server::HandleQuery(HttpRequest req, Reply reply) {
+  const unsigned v = req.version();
+  auto fail = [&](HttpResponse res) {
+    metrics_.CountRequest("/v1/query", res.result_int());
+    reply(std::move(res));
+  };
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  std::string_view sql;
+  std::string_view format_name = "json";
+  if (parser.parse(req.body()).get(doc) != simdjson::SUCCESS || !doc.is_object()) {
+    return fail(JsonError(http::status::bad_request,
+                          "the body must be a JSON object such as {\"sql\":\"SELECT ...\"}", v));
+  }
+  if (doc["sql"].get(sql) != simdjson::SUCCESS) {
+    return fail(JsonError(http::status::bad_request, "\"sql\" (a string) is required", v));
+  }
+  if (auto f = doc["format"];
+      f.error() != simdjson::NO_SUCH_FIELD && f.get(format_name) != simdjson::SUCCESS) {
+    return fail(JsonError(http::status::bad_request, "\"format\" must be a string", v));
+  }
+  auto format = ParseSqlFormat(format_name);
+  if (!format.ok()) return fail(JsonError(http::status::bad_request, format.status().message(), v));
+  // Every request is tenant "default" until API keys exist (SPEC §7).
+  std::string tenant = "default";
+  SqlQueryLimits limits;
+  limits.timeout_ms = config_.query_timeout_ms;
+  limits.max_rows = config_.query_max_rows;
+  limits.memory_limit_bytes = config_.store_memory_limit_bytes;
+  const bool queued = query_pool_->TrySubmit([this, reply, sql = std::string(sql), tenant, limits,
+                                              format = *format, v] {
+    auto result = RunSqlQuery(*engine_->store(), tenant, sql, limits);
+    HttpResponse res;
+    if (result.ok()) {
+      res = HttpResponse{http::status::ok, v};
+      res.set(http::field::content_type, format == SqlFormat::kJson  ? "application/json"
+                                         : format == SqlFormat::kCsv ? "text/csv; charset=utf-8"
+                                                                     : "text/plain; charset=utf-8");
+      res.body() = FormatSqlResult(*result, format);
+      res.prepare_payload();
+    } else {
+      const Status& st = result.status();
+      http::status code = http::status::internal_server_error;
+      if (st.code() == Status::Code::kInvalidArgument ||
+          st.code() == Status::Code::kResourceExhausted) {
+        code = http::status::bad_request;
+      } else if (st.code() == Status::Code::kDeadlineExceeded) {
+        code = http::status::gateway_timeout;
+      } else {
+        spdlog::error("query failed: {}", st.ToString());
+      }
+      res = JsonError(code, st.message(), v);
+    }
+    metrics_.CountRequest("/v1/query", res.result_int());
+    reply(std::move(res));
+  });
+  if (!queued) {
+    metrics_.backpressure_503.fetch_add(1, std::memory_order_relaxed);
+    return fail(Unavailable("too many queries are waiting; retry shortly", v));
   }
 }
 

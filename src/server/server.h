@@ -53,6 +53,7 @@ class Server : public Router {
   void HandleTier(std::string step, HttpRequest req, Reply reply);
   // GET /v1/events: event search (query/event_search.h) on query_pool_.
   void HandleSearch(HttpRequest req, Reply reply, const std::string& tenant);
+  void HandleQuery(HttpRequest req, Reply reply);
   HttpResponse Metrics(unsigned version);
   // Non-empty reason while ingest must be refused with 503.
   std::string PressureReason() const;

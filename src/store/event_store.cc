@@ -76,6 +76,7 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const std::string& path,
   store->db_ = std::move(*db);
   store->archive_root_ = options.archive_root;
   SLUICE_RETURN_IF_ERROR(store->Init());
+  if (!options.file_roots.empty()) SLUICE_RETURN_IF_ERROR(store->RestrictFiles(options.file_roots));
   return store;
 }
 
@@ -92,6 +93,21 @@ Status EventStore::Init() {
   if (!old.ok()) return old.status();
   if (*old > 0) SLUICE_RETURN_IF_ERROR(con_.Exec(kMigrateV1));
   return con_.Exec(kSchema);
+}
+
+Status EventStore::RestrictFiles(const std::vector<std::string>& roots) {
+  // Set at runtime, not in the open config: at open DuckDB replaces allowed_directories
+  // with its own spill directory, while SET adds to that list (measured on 1.4.4). The
+  // trailing slash keeps "archive" from also allowing "archive2".
+  std::string list;
+  for (const auto& r : roots) {
+    if (!list.empty()) list += ", ";
+    std::string dir = r;
+    if (dir.empty() || dir.back() != '/') dir.push_back('/');
+    list += SqlQuote(dir);
+  }
+  SLUICE_RETURN_IF_ERROR(con_.Exec("SET allowed_directories = [" + list + "]"));
+  return con_.Exec("SET enable_external_access = false");
 }
 
 Result<uint64_t> EventStore::QueryUInt64(const char* sql, const std::string* param) {

@@ -42,6 +42,12 @@ struct EventStoreOptions {
   uint64_t memory_limit_bytes = 0;
   // Root of the Parquet tier (data_dir/archive); paths in archive_files are relative to it.
   std::string archive_root;
+  // When non-empty, DuckDB may open files only under these directories (absolute paths),
+  // besides its own database, WAL and spill files: enable_external_access=false with
+  // allowed_directories, set once at open and impossible to re-enable while it runs. A
+  // defence in depth for user SQL (sql_query.h): even a query that got past the guard
+  // cannot read /etc/passwd or write outside the archive.
+  std::vector<std::string> file_roots;
 };
 
 class EventStore {
@@ -95,6 +101,8 @@ class EventStore {
  private:
   EventStore() = default;
   Status Init();
+  // Limits DuckDB's file access to `roots` (EventStoreOptions::file_roots).
+  Status RestrictFiles(const std::vector<std::string>& roots);
   // Everything AppendBatch does between BEGIN and COMMIT.
   Status WriteBatch(const std::vector<Event>& events, const std::string& consumer,
                     uint64_t new_offset);
