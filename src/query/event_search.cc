@@ -2,6 +2,8 @@
 // page as JSON.
 #include "query/event_search.h"
 
+#include "query/column_reader.h"
+
 #include <charconv>
 #include <cstdio>
 #include <set>
@@ -80,35 +82,7 @@ std::string JsonPointer(const std::vector<std::string>& path) {
 }
 
 void AppendJsonString(std::string_view s, std::string* out) {
-  out->push_back('"');
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        *out += "\\\"";
-        break;
-      case '\\':
-        *out += "\\\\";
-        break;
-      case '\n':
-        *out += "\\n";
-        break;
-      case '\r':
-        *out += "\\r";
-        break;
-      case '\t':
-        *out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned char>(c));
-          *out += buf;
-        } else {
-          out->push_back(c);
-        }
-    }
-  }
-  out->push_back('"');
+  sluice::AppendJsonString(out, s);  // column_reader.h: the one JSON string escaper
 }
 
 // A SQL parameter value, bound in order as $1, $2, ...
