@@ -203,6 +203,22 @@ Result<std::vector<std::string>> Archiver::RecordedFiles(duck::Connection& con, 
   return files;
 }
 
+Result<uint64_t> Archiver::PublishStaged(const std::string& staged, const std::string& dir,
+                                         const std::string& name) {
+  SLUICE_RETURN_IF_ERROR(FsyncFile(staged));
+  SLUICE_RETURN_IF_ERROR(Step("staged"));
+  const fs::path hour_dir = fs::path(store_->archive_root()) / dir;
+  SLUICE_RETURN_IF_ERROR(CreateDirsDurably(hour_dir));
+  const std::string final_path = (hour_dir / name).string();
+  if (::rename(staged.c_str(), final_path.c_str()) != 0) {
+    return Status::FromErrno("rename " + staged + " to " + final_path, errno);
+  }
+  SLUICE_RETURN_IF_ERROR(SyncDir(hour_dir.string()));
+  SLUICE_RETURN_IF_ERROR(Step("renamed"));
+  std::error_code ec;
+  return static_cast<uint64_t>(fs::file_size(final_path, ec));
+}
+
 Status Archiver::ArchiveHour(duck::Connection& con, const Hour& h, uint64_t lo, uint64_t hi,
                              bool evict, ArchiveStats* stats) {
   auto existing = RecordedFiles(con, h);
@@ -231,18 +247,9 @@ Status Archiver::ArchiveHour(duck::Connection& con, const Hour& h, uint64_t lo, 
     std::error_code ec;
     fs::remove(staged, ec);
   } else {
-    SLUICE_RETURN_IF_ERROR(FsyncFile(staged));
-    SLUICE_RETURN_IF_ERROR(Step("staged"));
-    const fs::path hour_dir = fs::path(store_->archive_root()) / dir;
-    SLUICE_RETURN_IF_ERROR(CreateDirsDurably(hour_dir));
-    const std::string final_path = (hour_dir / name).string();
-    if (::rename(staged.c_str(), final_path.c_str()) != 0) {
-      return Status::FromErrno("rename " + staged + " to " + final_path, errno);
-    }
-    SLUICE_RETURN_IF_ERROR(SyncDir(hour_dir.string()));
-    SLUICE_RETURN_IF_ERROR(Step("renamed"));
-    std::error_code ec;
-    bytes = fs::file_size(final_path, ec);
+    auto published = PublishStaged(staged, dir, name);
+    if (!published.ok()) return published.status();
+    bytes = *published;
   }
 
   uint64_t deleted = 0;
@@ -459,23 +466,14 @@ Status Archiver::Compact(ArchiveStats* stats) {
                   " ORDER BY ts, event_id) TO " +
                   SqlQuote(staged) + " (FORMAT PARQUET, COMPRESSION ZSTD)");
     if (!rows.ok()) return rows.status();
-    SLUICE_RETURN_IF_ERROR(FsyncFile(staged));
-    SLUICE_RETURN_IF_ERROR(Step("staged"));
-    const fs::path hour_dir = fs::path(store_->archive_root()) / dir;
-    const std::string final_path = (hour_dir / name).string();
-    if (::rename(staged.c_str(), final_path.c_str()) != 0) {
-      return Status::FromErrno("rename " + staged + " to " + final_path, errno);
-    }
-    SLUICE_RETURN_IF_ERROR(SyncDir(hour_dir.string()));
-    SLUICE_RETURN_IF_ERROR(Step("renamed"));
-    std::error_code ec;
-    const uint64_t bytes = fs::file_size(final_path, ec);
+    auto bytes = PublishStaged(staged, dir, name);
+    if (!bytes.ok()) return bytes.status();
     SLUICE_RETURN_IF_ERROR(Transaction(*con, [&]() -> Status {
       SLUICE_RETURN_IF_ERROR(con->Exec("DELETE FROM archive_files WHERE tenant = " +
                                        SqlQuote(h.tenant) + " AND hour = " + Ts(h.hour_us)));
       return con->Exec(fmt::format("INSERT INTO archive_files VALUES ({}, {}, {}, {}, {})",
                                    SqlQuote(h.tenant), Ts(h.hour_us), SqlQuote(dir + "/" + name),
-                                   *rows, bytes));
+                                   *rows, *bytes));
     }));
     SLUICE_RETURN_IF_ERROR(Step("committed"));
     SLUICE_RETURN_IF_ERROR(RemoveFiles(*files, stats));

@@ -101,6 +101,10 @@ class Archiver {
   // hot row of `h` with log_offset <= hi and marks it evicted, in the same transaction.
   Status ArchiveHour(duck::Connection& con, const Hour& h, uint64_t lo, uint64_t hi, bool evict,
                      ArchiveStats* stats);
+  // fsyncs the staged file and renames it into archive_root/dir/name (durably), calling
+  // the "staged" and "renamed" steps; returns its size. Not yet recorded: see the header.
+  Result<uint64_t> PublishStaged(const std::string& staged, const std::string& dir,
+                                 const std::string& name);
   // Parquet paths (absolute) recorded for `h`.
   Result<std::vector<std::string>> RecordedFiles(duck::Connection& con, const Hour& h);
   // Unlinks archive-relative `files` once no reader can be reading them.
