@@ -217,7 +217,8 @@ int RunBench(const BenchFlags& f) {
     threads.emplace_back([&, c] {
       ConnResult& r = results[static_cast<size_t>(c)];
       BodyTemplate t = MakeTemplate(f, run_id, c);
-      std::string head_prefix = "POST /v1/events HTTP/1.1\r\nHost: " + ep.host +
+      const std::string auth = f.api_key.empty() ? "" : "\r\nAuthorization: Bearer " + f.api_key;
+      std::string head_prefix = "POST /v1/events HTTP/1.1\r\nHost: " + ep.host + auth +
                                 "\r\nContent-Type: " +
                                 (f.format == "json" ? "application/json" : "application/x-ndjson") +
                                 "\r\nContent-Length: ";

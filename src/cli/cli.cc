@@ -7,6 +7,8 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/server_client.h"
+#include "cli/tenancy_commands.h"
 #include "common/config.h"
 
 namespace sluice {
@@ -32,6 +34,7 @@ int RunCli(int argc, char** argv) {
   auto add_common = [&](CLI::App* sub) {
     sub->add_option("--config", flags.config_path, "TOML configuration file");
     sub->add_option("--data-dir", flags.data_dir, "data directory (default ./data)");
+    sub->add_option("--key", flags.api_key, "API key for --url (default $SLUICE_API_KEY)");
   };
 
   auto* serve = app.add_subcommand("serve", "run ingest, storage and queries over HTTP");
@@ -83,9 +86,13 @@ int RunCli(int argc, char** argv) {
   query_cmd->add_option("--url", query.url, "ask a running server instead of the data dir");
   query_cmd->add_option("--tenant", query.tenant, "tenant to query on the data dir (default)");
 
+  TenancyCommands tenancy;
+  tenancy.Register(app, add_common);
+
   BenchFlags bench;
   auto* bench_cmd = app.add_subcommand("bench", "load generator: POST events to a server");
   bench_cmd->add_option("--url", bench.url, "server URL (default http://127.0.0.1:8080)");
+  bench_cmd->add_option("--key", bench.api_key, "API key (write role) to send");
   bench_cmd->add_option("--connections,-c", bench.connections, "keep-alive connections (8)");
   bench_cmd->add_option("--batch,-b", bench.batch, "events per request (500)");
   bench_cmd->add_option("--event-bytes", bench.event_bytes, "approximate bytes per event (230)");
@@ -115,6 +122,7 @@ int RunCli(int argc, char** argv) {
   if (!serve->parsed()) spdlog::set_level(spdlog::level::warn);
   if (bench_cmd->parsed()) return RunBench(bench);
 
+  SetCliApiKey(flags.api_key);
   auto config = ResolveConfig(flags);
   if (!config.ok()) {
     std::fprintf(stderr, "sluice: %s\n", config.status().message().c_str());
@@ -130,6 +138,7 @@ int RunCli(int argc, char** argv) {
     }
   }
   if (query_cmd->parsed()) return RunQuery(*config, query);
+  if (tenancy.parsed()) return tenancy.Run(*config);
   return 1;
 }
 

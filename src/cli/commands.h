@@ -12,6 +12,7 @@ struct CommonFlags {
   std::string config_path;
   std::string data_dir;
   std::string listen;
+  std::string api_key;  // --key, for commands that talk to a server with --url
 };
 
 struct ImportFlags {
@@ -41,6 +42,7 @@ struct QueryFlags {
 
 struct BenchFlags {
   std::string url = "http://127.0.0.1:8080";
+  std::string api_key;  // sent as a Bearer token when set
   int connections = 8;
   int batch = 500;
   int event_bytes = 230;

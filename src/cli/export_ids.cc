@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/server_client.h"
 #include "server/engine.h"
 
 namespace sluice {
@@ -32,13 +33,16 @@ int ExportIdsOverHttp(const ExportIdsFlags& flags) {
     url += std::string("?tenant=") + t;
     curl_free(t);
   }
+  curl_slist* headers = AppendAuthHeader(nullptr);
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, WriteOut);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, c);
   CURLcode rc = curl_easy_perform(c);
   long code = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
   curl_easy_cleanup(c);
+  curl_slist_free_all(headers);
   if (rc != CURLE_OK || code != 200) {
     std::fprintf(stderr, "\nsluice export-ids: %s\n",
                  rc != CURLE_OK ? curl_easy_strerror(rc)

@@ -19,6 +19,7 @@
 #include "cli/commands.h"
 #include "cli/parquet_import.h"
 #include "cli/progress.h"
+#include "cli/server_client.h"
 #include "common/clock.h"
 #include "ingest/envelope_parser.h"
 #include "server/engine.h"
@@ -111,6 +112,7 @@ class HttpSink : public BatchSink {
       struct curl_slist* headers = nullptr;
       headers = curl_slist_append(headers, ndjson ? "Content-Type: application/x-ndjson"
                                                   : "Content-Type: application/json");
+      headers = AppendAuthHeader(headers);
       curl_easy_setopt(curl_, CURLOPT_URL, url_.c_str());
       curl_easy_setopt(curl_, CURLOPT_POSTFIELDS, body.data());
       curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/server_client.h"
 #include "ingest/timestamp.h"
 #include "server/engine.h"
 
@@ -23,42 +24,20 @@ Result<int64_t> ParseTime(const std::string& flag, const std::string& value) {
 }
 
 int TierOverHttp(const TierFlags& flags) {
-  curl_global_init(CURL_GLOBAL_DEFAULT);
-  CURL* c = curl_easy_init();
-  std::string url = flags.url;
-  while (!url.empty() && url.back() == '/') url.pop_back();
-  url += "/v1/admin/" + flags.step;
   std::string query;
   auto add = [&](const char* key, const std::string& v) {
-    if (v.empty()) return;
-    char* e = curl_easy_escape(c, v.c_str(), static_cast<int>(v.size()));
-    query += (query.empty() ? "?" : "&") + std::string(key) + "=" + e;
-    curl_free(e);
+    if (!v.empty()) query += (query.empty() ? "?" : "&") + std::string(key) + "=" + UrlEscape(v);
   };
   add("from", flags.from);
   add("to", flags.to);
   add("tenant", flags.tenant);
-  url += query;
-  std::string body;
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_POST, 1L);
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
-  curl_easy_setopt(
-      c, CURLOPT_WRITEFUNCTION, +[](char* p, size_t size, size_t n, void* out) {
-        static_cast<std::string*>(out)->append(p, size * n);
-        return size * n;
-      });
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-  CURLcode rc = curl_easy_perform(c);
-  long code = 0;
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-  curl_easy_cleanup(c);
-  if (rc != CURLE_OK) {
-    std::fprintf(stderr, "sluice %s: %s\n", flags.step.c_str(), curl_easy_strerror(rc));
+  ServerReply reply = CallServer("POST", flags.url, "/v1/admin/" + flags.step + query);
+  if (!reply.ok()) {
+    std::fprintf(stderr, "sluice %s: %s\n", flags.step.c_str(), reply.error.c_str());
     return 1;
   }
-  std::fprintf(code == 200 ? stdout : stderr, "%s\n", body.c_str());
-  return code == 200 ? 0 : 1;
+  std::fprintf(stdout, "%s\n", reply.body.c_str());
+  return 0;
 }
 
 }  // namespace

@@ -94,6 +94,7 @@ Result<Config> LoadConfig(const std::string& path) {
   SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "query", "timeout_ms", &c.query_timeout_ms, 1));
   SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "query", "max_rows", &c.query_max_rows, 1));
   SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "search", "max_limit", &c.search_max_limit, 1));
+  SLUICE_RETURN_IF_ERROR(ReadBool(t, f, "auth", "public_metrics", &c.public_metrics));
   // Unknown keys are mistakes worth naming (a typo silently ignored is a config bug).
   static const char* known[][2] = {{"server", "listen"},
                                    {"server", "io_threads"},
@@ -118,7 +119,8 @@ Result<Config> LoadConfig(const std::string& path) {
                                    {"archive", "retention_days"},
                                    {"query", "timeout_ms"},
                                    {"query", "max_rows"},
-                                   {"search", "max_limit"}};
+                                   {"search", "max_limit"},
+                                   {"auth", "public_metrics"}};
   for (auto& [section, node] : t) {
     const toml::table* st = node.as_table();
     if (st == nullptr) {

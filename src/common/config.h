@@ -49,6 +49,11 @@ struct Config {
   uint64_t query_max_rows = 100000;
   // GET /v1/events.
   int search_max_limit = 1000;
+
+  // [auth] Tenants and keys live in the data dir (tenants.json; `sluice keys`). /metrics
+  // needs an operator key once keys exist, unless it is made public here (it carries no
+  // tenant names or per-tenant figures).
+  bool public_metrics = false;
 };
 
 // Loads `path` over the defaults. An empty path returns the defaults.

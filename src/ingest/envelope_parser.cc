@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <utility>
 
 #include "common/uuid.h"
@@ -331,7 +332,8 @@ Result<int64_t> TimestampOf(element v) {
   }
 }
 
-bool FillEvent(simdjson::dom::object obj, const ParseContext& ctx, Event* e, std::string* error) {
+bool FillEvent(simdjson::dom::object obj, const ParseContext& ctx, Event* e, std::string* error,
+               std::optional<element>* properties) {
   Fields f;
   CollectFields(obj, &f);
   const EnvelopeLimits& limits = ctx.limits;
@@ -412,6 +414,7 @@ bool FillEvent(simdjson::dom::object obj, const ParseContext& ctx, Event* e, std
   if (!GetIdLike(f.anon, &e->anonymous_id, error)) return false;
   if (!GetObject(f.properties, &e->properties, error)) return false;
   if (!GetObject(f.context, &e->context, error)) return false;
+  if (f.properties.present()) *properties = f.properties.value;
 
   e->tenant = ctx.tenant;
   e->source = ctx.source;
@@ -427,10 +430,28 @@ void AddElement(element el, size_t index, const ParseContext& ctx, ParsedBody* o
     return;
   }
   Event& e = out->events.emplace_back();
-  if (!FillEvent(el.get_object().value_unsafe(), ctx, &e, &error)) {
+  std::optional<element> properties;
+  if (!FillEvent(el.get_object().value_unsafe(), ctx, &e, &error, &properties)) {
     out->events.pop_back();
     out->errors.push_back({index, std::move(error)});
     return;
+  }
+  if (ctx.schemas != nullptr) {
+    if (auto it = ctx.schemas->find(e.type); it != ctx.schemas->end()) {
+      // An absent "properties" is validated as the empty object it is stored as.
+      static const simdjson::padded_string kEmpty("{}", 2);
+      thread_local simdjson::dom::parser empty_parser;
+      if (!properties) properties = empty_parser.parse(kEmpty).value();
+      error = it->second.schema.Validate(*properties);
+      if (!error.empty()) {
+        error =
+            "schema v" + std::to_string(it->second.version) + " of \"" + e.type + "\": " + error;
+        out->errors.push_back({index, error});
+        out->rejected.push_back({std::move(e), std::move(error), it->second.version});
+        out->events.pop_back();
+        return;
+      }
+    }
   }
   out->event_index.push_back(index);
 }

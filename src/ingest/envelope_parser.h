@@ -25,6 +25,7 @@
 
 #include "common/status.h"
 #include "ingest/event.h"
+#include "ingest/json_schema.h"
 
 namespace sluice {
 
@@ -42,11 +43,20 @@ struct EventError {
   std::string error;
 };
 
+// A well-formed event that its type's schema refused (SPEC §7): it goes, with its error,
+// to the tenant's dead-letter table instead of the events.
+struct RejectedEvent {
+  Event event;
+  std::string error;
+  int schema_version = 0;
+};
+
 struct ParsedBody {
-  std::vector<Event> events;        // the valid ones, in input order
-  std::vector<size_t> event_index;  // input index of each valid event
-  std::vector<EventError> errors;   // one per invalid element
-  size_t total = 0;                 // elements seen
+  std::vector<Event> events;            // the valid ones, in input order
+  std::vector<size_t> event_index;      // input index of each valid event
+  std::vector<EventError> errors;       // one per invalid element
+  std::vector<RejectedEvent> rejected;  // schema failures (also in errors)
+  size_t total = 0;                     // elements seen
 };
 
 struct ParseContext {
@@ -54,6 +64,8 @@ struct ParseContext {
   std::string source = "http";
   int64_t received_at_us = 0;
   EnvelopeLimits limits;
+  // The tenant's schemas by event type; an event whose type has one must match it.
+  const SchemaMap* schemas = nullptr;
 };
 
 // Parses `body` into `out` (cleared first). A non-OK status means the body as a whole is

@@ -102,4 +102,16 @@ Status ReadFully(int fd, uint64_t pos, char* data, size_t n, const std::string& 
   return Status::OK();
 }
 
+Status WriteFileAtomic(const std::string& path, const std::string& contents) {
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::FromErrno("open " + tmp, errno);
+  Status s = WriteFully(fd, contents.data(), contents.size(), tmp);
+  if (s.ok() && ::fsync(fd) != 0) s = Status::FromErrno("fsync " + tmp, errno);
+  ::close(fd);
+  SLUICE_RETURN_IF_ERROR(s);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return Status::FromErrno("rename " + tmp, errno);
+  return SyncDir(path.substr(0, path.find_last_of('/')));
+}
+
 }  // namespace sluice

@@ -29,6 +29,9 @@ Status SyncDir(const std::string& dir);
 
 // write() until done, retrying EINTR and short writes.
 Status WriteFully(int fd, const char* data, size_t n, const std::string& path);
+
+// Writes `contents` to `path` atomically: temp file, fsync, rename, fsync of the directory.
+Status WriteFileAtomic(const std::string& path, const std::string& contents);
 // pread() exactly n bytes; Corruption if the file ends first.
 Status ReadFully(int fd, uint64_t pos, char* data, size_t n, const std::string& path);
 

@@ -21,7 +21,8 @@ uint32_t Load32(const char* p) {
 
 bool KnownType(uint8_t t) {
   return t == static_cast<uint8_t>(RecordType::kEventBatch) ||
-         t == static_cast<uint8_t>(RecordType::kConnectorBatch);
+         t == static_cast<uint8_t>(RecordType::kConnectorBatch) ||
+         t == static_cast<uint8_t>(RecordType::kDeadLetter);
 }
 
 }  // namespace

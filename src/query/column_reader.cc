@@ -542,36 +542,6 @@ Cell ReadCell(const Type& t, duckdb_vector v, idx_t row) {
 
 }  // namespace
 
-void AppendJsonString(std::string* out, std::string_view s) {
-  out->push_back('"');
-  for (unsigned char ch : s) {
-    switch (ch) {
-      case '"':
-        *out += "\\\"";
-        break;
-      case '\\':
-        *out += "\\\\";
-        break;
-      case '\n':
-        *out += "\\n";
-        break;
-      case '\r':
-        *out += "\\r";
-        break;
-      case '\t':
-        *out += "\\t";
-        break;
-      default:
-        if (ch < 0x20) {
-          *out += fmt::format("\\u{:04x}", ch);
-        } else {
-          out->push_back(static_cast<char>(ch));
-        }
-    }
-  }
-  out->push_back('"');
-}
-
 void AppendJsonCell(std::string* out, const Cell& cell) {
   switch (cell.kind) {
     case Cell::Kind::kNull:

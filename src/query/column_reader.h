@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "common/json_text.h"
 #include "common/status.h"
 
 namespace sluice {
@@ -29,8 +30,6 @@ struct Cell {
   std::string text;
 };
 
-// Appends `s` as a JSON string literal (quoted, escaped).
-void AppendJsonString(std::string* out, std::string_view s);
 // Appends `cell` as a JSON value.
 void AppendJsonCell(std::string* out, const Cell& cell);
 

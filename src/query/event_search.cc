@@ -82,7 +82,7 @@ std::string JsonPointer(const std::vector<std::string>& path) {
 }
 
 void AppendJsonString(std::string_view s, std::string* out) {
-  sluice::AppendJsonString(out, s);  // column_reader.h: the one JSON string escaper
+  sluice::AppendJsonString(out, s);  // common/json_text.h: the one JSON string escaper
 }
 
 // A SQL parameter value, bound in order as $1, $2, ...

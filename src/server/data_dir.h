@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "log/log_files.h"  // WriteFileAtomic
 
 namespace sluice {
 
@@ -20,7 +21,9 @@ struct DataDirPaths {
   std::string archive_staging() const { return root + "/archive-staging"; }
   std::string dedupe_snapshot() const { return root + "/dedupe.snapshot"; }
   std::string lock() const { return root + "/LOCK"; }
-  std::string address() const { return root + "/sluice.addr"; }  // written by serve
+  std::string tenants() const { return root + "/tenants.json"; }  // tenants and API keys
+  std::string schemas() const { return root + "/schemas.json"; }  // JSON Schemas by type
+  std::string address() const { return root + "/sluice.addr"; }   // written by serve
 };
 
 class DataDirLock {
@@ -32,8 +35,5 @@ class DataDirLock {
   explicit DataDirLock(int fd) : fd_(fd) {}
   int fd_;
 };
-
-// Writes `contents` to `path` atomically (temp file, fsync, rename).
-Status WriteFileAtomic(const std::string& path, const std::string& contents);
 
 }  // namespace sluice

@@ -26,6 +26,13 @@ Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, bool start_co
   if (!lock.ok()) return lock.status();
   e->lock_ = std::move(*lock);
 
+  auto tenants = TenantRegistry::Open(paths.tenants());
+  if (!tenants.ok()) return tenants.status();
+  e->tenants_ = std::move(*tenants);
+  auto schemas = SchemaRegistry::Open(paths.schemas());
+  if (!schemas.ok()) return schemas.status();
+  e->schemas_ = std::move(*schemas);
+
   LogOptions lo;
   lo.dir = paths.log();
   lo.segment_bytes = config.segment_bytes;

@@ -18,6 +18,8 @@
 #include "store/archiver.h"
 #include "store/event_store.h"
 #include "store/store_consumer.h"
+#include "tenancy/schema_registry.h"
+#include "tenancy/tenant_registry.h"
 
 namespace sluice {
 
@@ -37,6 +39,8 @@ class Engine {
   EventStore* store() { return store_.get(); }           // null when the store is disabled
   StoreConsumer* consumer() { return consumer_.get(); }  // null when not started
   Archiver* archiver() { return archiver_.get(); }       // null when the store is disabled
+  TenantRegistry* tenants() { return tenants_.get(); }
+  SchemaRegistry* schemas() { return schemas_.get(); }
 
  private:
   Engine() = default;
@@ -47,6 +51,8 @@ class Engine {
   std::unique_ptr<DataDirLock> lock_;
   std::unique_ptr<Log> log_;
   std::unique_ptr<Ingestor> ingestor_;
+  std::unique_ptr<TenantRegistry> tenants_;
+  std::unique_ptr<SchemaRegistry> schemas_;
   std::unique_ptr<EventStore> store_;
   std::unique_ptr<StoreConsumer> consumer_;
   std::unique_ptr<Archiver> archiver_;

@@ -18,6 +18,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/json_text.h"
 #include "common/status.h"
 
 namespace sluice {
@@ -80,6 +81,5 @@ class HttpServer {
 
 // A JSON error body: {"error":"..."}; `message` is escaped.
 HttpResponse JsonError(http::status status, const std::string& message, unsigned version = 11);
-std::string JsonEscape(std::string_view s);
 
 }  // namespace sluice

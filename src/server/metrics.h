@@ -35,7 +35,9 @@ struct ServerMetrics {
   std::atomic<uint64_t> ingest_bytes{0};       // request bodies after decompression
   std::atomic<uint64_t> ingest_wire_bytes{0};  // as received
   std::atomic<uint64_t> backpressure_503{0};
-  LatencyHistogram ack_latency;  // request read -> 2xx sent (covers the fsync)
+  std::atomic<uint64_t> rate_limited{0};          // 429s (any tenant; no tenant labels)
+  std::atomic<uint64_t> events_dead_lettered{0};  // refused by a schema, kept for replay
+  LatencyHistogram ack_latency;                   // request read -> 2xx sent (covers the fsync)
 
   void CountRequest(const std::string& route, unsigned status);
   void RenderRequests(std::string* out) const;

@@ -10,9 +10,11 @@
 #include <cstdio>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 
 #include "common/clock.h"
+#include "ingest/dead_letter_codec.h"
 #include "ingest/decompress.h"
 #include "ingest/envelope_parser.h"
 #include "ingest/timestamp.h"
@@ -46,6 +48,25 @@ std::string QueryParam(std::string_view target, std::string_view key) {
     if (k == key) return v;
   }
   return "";
+}
+
+std::string FormatRate(double per_second) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", per_second);
+  return buf;
+}
+
+// X-RateLimit-* as GitHub and most APIs send them: the limit per second, what is left, and
+// seconds until the bucket is full again. Nothing when the tenant has no limit.
+void SetRateLimitHeaders(const RateDecision& d, HttpResponse* res) {
+  if (d.limit <= 0) return;
+  res->set("X-RateLimit-Limit", FormatRate(d.limit));
+  res->set("X-RateLimit-Remaining", std::to_string(static_cast<int64_t>(d.remaining)));
+  res->set("X-RateLimit-Reset", std::to_string(static_cast<int64_t>(std::ceil(d.reset_seconds))));
+}
+
+bool IsLoopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
 }
 
 std::string RouteLabel(std::string_view target) {
@@ -91,6 +112,15 @@ Status Server::Start() {
   std::string host;
   uint16_t port;
   SLUICE_RETURN_IF_ERROR(ParseListen(config_.listen, &host, &port));
+  loopback_ = IsLoopback(host);
+  if (!loopback_ && !engine_->tenants()->has_active_keys()) {
+    // SPEC §7 safe default: open single-tenant mode only where only this machine can reach.
+    return Status::PermissionDenied(
+        "refusing to listen on " + config_.listen +
+        " without API keys: anyone who can reach it could read and write every event. Create "
+        "a key first (sluice keys create --tenant default --role admin --data-dir " +
+        config_.data_dir + "), or listen on 127.0.0.1");
+  }
   SLUICE_RETURN_IF_ERROR(http_->Listen(host, port));
   http_->Start();
   maintenance_ = std::thread([this] { MaintenanceLoop(); });
@@ -214,20 +244,42 @@ void Server::Handle(HttpRequest req, Reply reply) {
     metrics_.CountRequest(route, res.result_int());
     reply(std::move(res));
   };
+  // SPEC §1.4: who is asking, and may they use this route, before anything else.
+  const Access access = RequiredAccess(req.method(), path, config_.public_metrics);
+  RequestPrincipal who;
+  if (access != Access::kPublic) {
+    auto p = Identify(req);
+    if (!p.ok()) {
+      HttpResponse res = JsonError(http::status::unauthorized, p.status().message(), v);
+      res.set(http::field::www_authenticate, "Bearer realm=\"sluice\"");
+      return answer(std::move(res));
+    }
+    Status allowed = Authorize(*p, access);
+    if (!allowed.ok()) return answer(JsonError(http::status::forbidden, allowed.message(), v));
+    who = std::move(*p);
+    if (!who.open_mode && !who.key.is_operator()) {
+      const TenantLimits limits = LimitsOf(who.key.tenant);
+      RateDecision d = rate_limiter_.Charge(who.key.tenant, RateLimiter::Kind::kRequests,
+                                            limits.requests_per_second, 1, NowMicros());
+      if (!d.allowed) {
+        return answer(TooManyRequests("requests/s", d, v));
+      }
+    }
+  }
+  const std::string tenant = who.open_mode ? kDefaultTenant : who.key.tenant;
   if (path == "/v1/events") {
     if (req.method() == http::verb::get) {
       if (consumer_ == nullptr) {
         return answer(
             JsonError(http::status::conflict, "the store is disabled ([store] enabled)", v));
       }
-      // Until API keys exist every request is the embedded mode's single tenant.
-      return HandleSearch(std::move(req), std::move(reply), "default");
+      return HandleSearch(std::move(req), std::move(reply), tenant);
     }
     if (req.method() != http::verb::post) {
       return answer(JsonError(http::status::method_not_allowed,
                               "use POST /v1/events to send, GET /v1/events to search", v));
     }
-    return HandleEvents(std::move(req), std::move(reply));
+    return HandleEvents(std::move(req), std::move(reply), tenant);
   }
   if (path == "/healthz") return answer(JsonResponse(http::status::ok, "{\"status\":\"ok\"}", v));
   if (path == "/readyz") {
@@ -245,7 +297,9 @@ void Server::Handle(HttpRequest req, Reply reply) {
       return answer(
           JsonError(http::status::conflict, "the store is disabled ([store] enabled)", v));
     }
-    return HandleExportIds(std::move(req), std::move(reply));
+    // A tenant key exports its own ids; only open mode may ask for another (or all).
+    std::string scope = who.open_mode ? QueryParam(target, "tenant") : tenant;
+    return HandleExportIds(std::move(req), std::move(reply), scope);
   }
   if (path == "/v1/admin/archive" || path == "/v1/admin/compact" || path == "/v1/admin/retention" ||
       path == "/v1/admin/rehydrate") {
@@ -256,7 +310,11 @@ void Server::Handle(HttpRequest req, Reply reply) {
       return answer(
           JsonError(http::status::conflict, "the store is disabled ([store] enabled)", v));
     }
-    return HandleTier(std::string(path.substr(10)), std::move(req), std::move(reply));
+    // Rehydrating touches one tenant's hours: an admin key's own; an operator may name any
+    // or none (all tenants).
+    auto scope = AdminTenant(who, QueryParam(target, "tenant"), /*optional=*/true);
+    if (!scope.ok()) return answer(JsonError(http::status::forbidden, scope.status().message(), v));
+    return HandleTier(std::string(path.substr(10)), std::move(req), std::move(reply), *scope);
   }
   if (path == "/v1/query") {
     if (req.method() != http::verb::post) {
@@ -266,16 +324,56 @@ void Server::Handle(HttpRequest req, Reply reply) {
       return answer(
           JsonError(http::status::conflict, "the store is disabled ([store] enabled)", v));
     }
-    return HandleQuery(std::move(req), std::move(reply));
+    return HandleQuery(std::move(req), std::move(reply), tenant);
+  }
+  if (path.substr(0, 10) == "/v1/admin/") {
+    if (auto res = HandleTenancyAdmin(req, who)) return answer(std::move(*res));
   }
   answer(JsonError(http::status::not_found, "no route for " + std::string(path), v));
 }
 
-void Server::HandleTier(std::string step, HttpRequest req, Reply reply) {
+Result<RequestPrincipal> Server::Identify(const HttpRequest& req) const {
+  TenantRegistry* registry = engine_->tenants();
+  if (!registry->has_active_keys()) {
+    // Open mode exists only on loopback (Start refuses anything else without keys); if
+    // every key was revoked while serving a public address, nobody gets in.
+    if (!loopback_) return Status::Unauthenticated("no API key is active on this server");
+    RequestPrincipal p;
+    p.open_mode = true;
+    p.key.tenant = kDefaultTenant;
+    return p;
+  }
+  auto header = req[http::field::authorization];
+  auto key = ApiKeyFromAuthorization(std::string_view(header.data(), header.size()));
+  if (!key.ok()) return key.status();
+  auto principal = registry->Authenticate(*key);
+  if (!principal.ok()) return principal.status();
+  RequestPrincipal p;
+  p.key = std::move(*principal);
+  return p;
+}
+
+TenantLimits Server::LimitsOf(const std::string& tenant) const {
+  auto info = engine_->tenants()->FindTenant(tenant);
+  return info ? info->limits : TenantLimits{};
+}
+
+HttpResponse Server::TooManyRequests(const std::string& what, const RateDecision& d, unsigned v) {
+  metrics_.rate_limited.fetch_add(1, std::memory_order_relaxed);
+  const int retry = std::max(1, static_cast<int>(std::ceil(d.reset_seconds)));
+  HttpResponse res = JsonError(http::status::too_many_requests,
+                               "rate limit of " + FormatRate(d.limit) + " " + what +
+                                   " exceeded; retry in " + std::to_string(retry) + " s",
+                               v);
+  res.set(http::field::retry_after, std::to_string(retry));
+  SetRateLimitHeaders(d, &res);
+  return res;
+}
+
+void Server::HandleTier(std::string step, HttpRequest req, Reply reply, std::string tenant) {
   const unsigned v = req.version();
   std::string_view target(req.target().data(), req.target().size());
   int64_t from = 0, to = 0;
-  const std::string tenant = QueryParam(target, "tenant");
   auto fail = [&](http::status code, const std::string& why) {
     metrics_.CountRequest(RouteLabel(target), static_cast<unsigned>(code));
     reply(JsonError(code, why, v));
@@ -320,7 +418,7 @@ void Server::HandleTier(std::string step, HttpRequest req, Reply reply) {
 // tenant (query/sql_query.h), on query_pool_ so a long query never holds an io thread.
 // Refused or invalid SQL and a query over the memory limit are 400; a query over the time
 // limit is 504 (the server gave up waiting for it, as a gateway would); a full queue 503.
-void Server::HandleQuery(HttpRequest req, Reply reply) {
+void Server::HandleQuery(HttpRequest req, Reply reply, const std::string& tenant) {
   const unsigned v = req.version();
   auto fail = [&](HttpResponse res) {
     metrics_.CountRequest("/v1/query", res.result_int());
@@ -343,8 +441,6 @@ void Server::HandleQuery(HttpRequest req, Reply reply) {
   }
   auto format = ParseSqlFormat(format_name);
   if (!format.ok()) return fail(JsonError(http::status::bad_request, format.status().message(), v));
-  // Every request is tenant "default" until API keys exist (SPEC §7).
-  std::string tenant = "default";
   SqlQueryLimits limits;
   limits.timeout_ms = config_.query_timeout_ms;
   limits.max_rows = config_.query_max_rows;
@@ -382,7 +478,7 @@ void Server::HandleQuery(HttpRequest req, Reply reply) {
   }
 }
 
-void Server::HandleEvents(HttpRequest req, Reply reply) {
+void Server::HandleEvents(HttpRequest req, Reply reply, const std::string& tenant) {
   const auto start = std::chrono::steady_clock::now();
   const unsigned v = req.version();
   auto fail = [&](HttpResponse res) {
@@ -395,6 +491,14 @@ void Server::HandleEvents(HttpRequest req, Reply reply) {
   if (!why.empty()) {
     metrics_.backpressure_503.fetch_add(1, std::memory_order_relaxed);
     return fail(Unavailable(why, v));
+  }
+  // A tenant over its events/s is refused before its body is even decompressed, so a
+  // flood costs little of what other tenants need (rate_limiter.h).
+  const TenantLimits limits = LimitsOf(tenant);
+  if (limits.events_per_second > 0) {
+    RateDecision d = rate_limiter_.Peek(tenant, RateLimiter::Kind::kEvents,
+                                        limits.events_per_second, NowMicros());
+    if (!d.allowed) return fail(TooManyRequests("events/s", d, v));
   }
 
   std::string decoded;
@@ -421,8 +525,11 @@ void Server::HandleEvents(HttpRequest req, Reply reply) {
     format = BodyFormat::kNdjson;
   }
   ParseContext ctx;
-  ctx.tenant = "default";
+  ctx.tenant = tenant;
   ctx.source = "http";
+  // Held for the parse: a schema change swaps the map, never edits it (schema_registry.h).
+  const std::shared_ptr<const SchemaMap> schemas = engine_->schemas()->SchemasFor(tenant);
+  ctx.schemas = schemas.get();
   ctx.received_at_us = NowMicros();
   ctx.limits.max_event_bytes = config_.max_event_bytes;
   ParsedBody parsed;
@@ -442,12 +549,42 @@ void Server::HandleEvents(HttpRequest req, Reply reply) {
               JsonEscape(parsed.errors[i].error) + "\"}";
   }
   errors += "]";
+  RateDecision rate;
+  if (limits.events_per_second > 0) {
+    rate = rate_limiter_.Charge(tenant, RateLimiter::Kind::kEvents, limits.events_per_second,
+                                static_cast<double>(parsed.events.size()), NowMicros());
+  }
+  // Events a schema refused are logged as dead letters (dead_letter_codec.h); the answer
+  // waits for them as for accepted events, so "refused" always means "kept for replay".
+  uint64_t dead_letter_offset = 0;
+  if (!parsed.rejected.empty()) {
+    auto off = log_->Append(RecordType::kDeadLetter, EncodeDeadLetters(parsed.rejected));
+    if (!off.ok()) {
+      if (off.status().code() == Status::Code::kUnavailable) {
+        metrics_.backpressure_503.fetch_add(1, std::memory_order_relaxed);
+        return fail(Unavailable(off.status().message(), v));
+      }
+      spdlog::error("dead letters not logged: {}", off.status().ToString());
+      return fail(
+          JsonError(http::status::internal_server_error, "the event log could not be written", v));
+    }
+    dead_letter_offset = *off;
+    metrics_.events_dead_lettered.fetch_add(parsed.rejected.size(), std::memory_order_relaxed);
+  }
   if (parsed.events.empty()) {
     std::string msg = parsed.total == 0 ? "the body holds no events" : "no valid events";
-    return fail(JsonResponse(http::status::bad_request,
-                             "{\"error\":\"" + msg + "\",\"accepted\":0,\"duplicates\":0," +
-                                 "\"errors\":" + errors + "}",
-                             v));
+    std::string body =
+        "{\"error\":\"" + msg + "\",\"accepted\":0,\"duplicates\":0,\"errors\":" + errors + "}";
+    if (dead_letter_offset == 0) return fail(JsonResponse(http::status::bad_request, body, v));
+    log_->OnDurable(dead_letter_offset, [this, reply = std::move(reply), body = std::move(body),
+                                         v](const Status& st) {
+      HttpResponse res = st.ok() ? JsonResponse(http::status::bad_request, body, v)
+                                 : JsonError(http::status::internal_server_error,
+                                             "the event log could not be synced", v);
+      metrics_.CountRequest("/v1/events", res.result_int());
+      reply(std::move(res));
+    });
+    return;
   }
 
   auto submitted = ingestor_->Submit(&parsed.events);
@@ -465,8 +602,9 @@ void Server::HandleEvents(HttpRequest req, Reply reply) {
                         ",\"duplicates\":" + std::to_string(r.duplicates) +
                         ",\"errors\":" + errors + "}";
   // The acknowledgement leaves only from here: after the fsync that covers this request.
-  log_->OnDurable(r.wait_offset, [this, reply = std::move(reply), ok_body = std::move(ok_body), r,
-                                  start, v](const Status& st) {
+  log_->OnDurable(std::max(r.wait_offset, dead_letter_offset), [this, reply = std::move(reply),
+                                                                ok_body = std::move(ok_body), r,
+                                                                start, v, rate](const Status& st) {
     if (!st.ok()) {
       spdlog::error("log sync failed: {}", st.ToString());
       metrics_.CountRequest("/v1/events", 500);
@@ -478,19 +616,16 @@ void Server::HandleEvents(HttpRequest req, Reply reply) {
     metrics_.ack_latency.Observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     metrics_.CountRequest("/v1/events", 202);
-    reply(JsonResponse(http::status::accepted, ok_body, v));
+    HttpResponse res = JsonResponse(http::status::accepted, ok_body, v);
+    SetRateLimitHeaders(rate, &res);
+    reply(std::move(res));
   });
 }
 
 // Every stored event_id, one per line. Written to an unlinked temp file and streamed from
 // there, so memory stays constant however many ids there are; the work runs off the io
 // threads. It first waits for the store to take everything acknowledged so far.
-void Server::HandleExportIds(HttpRequest req, Reply reply) {
-  std::string tenant;
-  std::string_view target(req.target().data(), req.target().size());
-  if (auto p = target.find("tenant="); p != std::string_view::npos) {
-    tenant = std::string(target.substr(p + 7, target.find('&', p) - (p + 7)));
-  }
+void Server::HandleExportIds(HttpRequest req, Reply reply, std::string tenant) {
   const unsigned v = req.version();
   std::thread([this, reply = std::move(reply), tenant, v]() mutable {
     auto answer = [&](AnyResponse res, unsigned status) {
@@ -581,6 +716,12 @@ HttpResponse Server::Metrics(unsigned version) {
   RenderMetric(&out, "sluice_backpressure_rejections_total", "counter",
                "Requests answered 503 because of a configured limit.",
                static_cast<double>(metrics_.backpressure_503.load()));
+  RenderMetric(&out, "sluice_rate_limited_total", "counter",
+               "Requests answered 429 because a tenant exceeded its rate limit.",
+               static_cast<double>(metrics_.rate_limited.load()));
+  RenderMetric(&out, "sluice_events_dead_lettered_total", "counter",
+               "Events refused by their type's schema and kept in the dead-letter table.",
+               static_cast<double>(metrics_.events_dead_lettered.load()));
   metrics_.ack_latency.Render("sluice_ack_latency_seconds",
                               "Time from request read to durable acknowledgement.", &out);
   RenderMetric(&out, "sluice_log_bytes", "gauge", "Bytes in log segment files.",

@@ -11,15 +11,18 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "common/config.h"
 #include "common/status.h"
+#include "server/access_policy.h"
 #include "server/blocking_pool.h"
 #include "server/engine.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
+#include "tenancy/rate_limiter.h"
 
 namespace sluice {
 
@@ -47,13 +50,23 @@ class Server : public Router {
   uint64_t body_limit() const override { return config_.max_request_bytes; }
 
  private:
-  void HandleEvents(HttpRequest req, Reply reply);
-  void HandleExportIds(HttpRequest req, Reply reply);
-  // POST /v1/admin/{archive,compact,retention,rehydrate}: one tiering step now.
-  void HandleTier(std::string step, HttpRequest req, Reply reply);
+  void HandleEvents(HttpRequest req, Reply reply, const std::string& tenant);
+  // `tenant` empty = every tenant (open mode only).
+  void HandleExportIds(HttpRequest req, Reply reply, std::string tenant);
+  // POST /v1/admin/{archive,compact,retention,rehydrate}: one tiering step now; rehydrate
+  // only `tenant`'s hours (all when empty).
+  void HandleTier(std::string step, HttpRequest req, Reply reply, std::string tenant);
   // GET /v1/events: event search (query/event_search.h) on query_pool_.
   void HandleSearch(HttpRequest req, Reply reply, const std::string& tenant);
-  void HandleQuery(HttpRequest req, Reply reply);
+  void HandleQuery(HttpRequest req, Reply reply, const std::string& tenant);
+  // /v1/admin/{tenants,keys,schemas,dead-letters} (admin_routes.cc); nullopt when `req`
+  // is none of them.
+  std::optional<HttpResponse> HandleTenancyAdmin(const HttpRequest& req,
+                                                 const RequestPrincipal& who);
+  // The key's principal, or open mode (access_policy.h); Unauthenticated with the reason.
+  Result<RequestPrincipal> Identify(const HttpRequest& req) const;
+  TenantLimits LimitsOf(const std::string& tenant) const;
+  HttpResponse TooManyRequests(const std::string& what, const RateDecision& d, unsigned v);
   HttpResponse Metrics(unsigned version);
   // Non-empty reason while ingest must be refused with 503.
   std::string PressureReason() const;
@@ -68,6 +81,8 @@ class Server : public Router {
   // Search and SQL run here, off the io threads (blocking_pool.h).
   std::unique_ptr<BlockingPool> query_pool_;
   ServerMetrics metrics_;
+  RateLimiter rate_limiter_;
+  bool loopback_ = true;  // listening only where this machine alone can connect
 
   std::atomic<uint64_t> inflight_bytes_{0};
   std::atomic<uint64_t> free_disk_bytes_{UINT64_MAX};

@@ -26,7 +26,14 @@ constexpr const char* kSchema =
     " rehydrated_at TIMESTAMP, PRIMARY KEY (tenant, hour));"
     "CREATE TABLE IF NOT EXISTS archive_files (tenant VARCHAR NOT NULL, hour TIMESTAMP NOT NULL,"
     " file VARCHAR NOT NULL, rows UBIGINT NOT NULL, bytes UBIGINT NOT NULL,"
-    " PRIMARY KEY (tenant, hour, file));";
+    " PRIMARY KEY (tenant, hour, file));"
+    // Events a schema refused (SPEC §7), with the error; kept until replayed (dead_letters.h).
+    "CREATE TABLE IF NOT EXISTS dead_letters ("
+    " tenant VARCHAR NOT NULL, event_id VARCHAR NOT NULL, type VARCHAR NOT NULL,"
+    " ts TIMESTAMP NOT NULL, received_at TIMESTAMP NOT NULL, user_id VARCHAR,"
+    " anonymous_id VARCHAR, properties JSON, context JSON, source VARCHAR,"
+    " error VARCHAR NOT NULL, schema_version INTEGER NOT NULL, log_offset UBIGINT NOT NULL,"
+    " replayed_at TIMESTAMP);";
 
 // Data directories written before the tiers had `events` without log_offset.
 constexpr const char* kMigrateV1 =
@@ -127,10 +134,12 @@ Result<uint64_t> EventStore::LoadOffset(const std::string& consumer) {
 }
 
 Status EventStore::AppendBatch(const std::vector<Event>& events, const std::string& consumer,
-                               uint64_t new_offset) {
+                               uint64_t new_offset,
+                               const std::vector<RejectedEvent>& dead_letters) {
   std::lock_guard<std::mutex> lock(mu_);
   SLUICE_RETURN_IF_ERROR(con_.Exec("BEGIN TRANSACTION"));
   Status s = WriteBatch(events, consumer, new_offset);
+  if (s.ok() && !dead_letters.empty()) s = WriteDeadLetters(dead_letters);
   if (s.ok() && before_commit_hook_) s = before_commit_hook_();
   if (s.ok()) s = con_.Exec("COMMIT");
   if (!s.ok()) {
@@ -189,6 +198,34 @@ Status EventStore::WriteBatch(const std::vector<Event>& events, const std::strin
   SLUICE_RETURN_IF_ERROR(stmt->BindUInt64(2, new_offset));
   auto r = stmt->Execute();
   return r.ok() ? Status::OK() : r.status();
+}
+
+// Row by row: dead letters are the exception, and a prepared INSERT keeps this short.
+Status EventStore::WriteDeadLetters(const std::vector<RejectedEvent>& dead_letters) {
+  auto stmt = con_.Prepare(
+      "INSERT INTO dead_letters VALUES ($1, $2, $3, make_timestamp($4), make_timestamp($5),"
+      " nullif($6, ''), nullif($7, ''), nullif($8, '')::JSON, nullif($9, '')::JSON,"
+      " nullif($10, ''), $11, $12, $13, NULL)");
+  if (!stmt.ok()) return stmt.status();
+  for (const RejectedEvent& r : dead_letters) {
+    const Event& e = r.event;
+    SLUICE_RETURN_IF_ERROR(stmt->BindVarchar(1, e.tenant));
+    SLUICE_RETURN_IF_ERROR(stmt->BindVarchar(2, e.event_id));
+    SLUICE_RETURN_IF_ERROR(stmt->BindVarchar(3, e.type));
+    SLUICE_RETURN_IF_ERROR(stmt->BindInt64(4, e.ts_us));
+    SLUICE_RETURN_IF_ERROR(stmt->BindInt64(5, e.received_at_us));
+    SLUICE_RETURN_IF_ERROR(stmt->BindVarchar(6, e.user_id));
+    SLUICE_RETURN_IF_ERROR(stmt->BindVarchar(7, e.anonymous_id));
+    SLUICE_RETURN_IF_ERROR(stmt->BindVarchar(8, e.properties));
+    SLUICE_RETURN_IF_ERROR(stmt->BindVarchar(9, e.context));
+    SLUICE_RETURN_IF_ERROR(stmt->BindVarchar(10, e.source));
+    SLUICE_RETURN_IF_ERROR(stmt->BindVarchar(11, r.error));
+    SLUICE_RETURN_IF_ERROR(stmt->BindInt64(12, r.schema_version));
+    SLUICE_RETURN_IF_ERROR(stmt->BindUInt64(13, e.log_offset));
+    auto res = stmt->Execute();
+    if (!res.ok()) return res.status();
+  }
+  return Status::OK();
 }
 
 Result<uint64_t> EventStore::CountEvents(const std::string& tenant_or_empty) {

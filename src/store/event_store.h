@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "ingest/envelope_parser.h"  // RejectedEvent
 #include "ingest/event.h"
 #include "store/duckdb_handle.h"
 
@@ -63,8 +64,10 @@ class EventStore {
   Result<uint64_t> LoadOffset(const std::string& consumer);
   // Appends `events` and sets `consumer`'s offset to `new_offset` in one transaction:
   // on any error neither the rows nor the offset are visible, now or after a restart.
+  // `dead_letters` (events a schema refused) go to the dead_letters table in the same
+  // transaction.
   Status AppendBatch(const std::vector<Event>& events, const std::string& consumer,
-                     uint64_t new_offset);
+                     uint64_t new_offset, const std::vector<RejectedEvent>& dead_letters = {});
   // Events of `tenant` in both tiers, or of all tenants when it is empty.
   Result<uint64_t> CountEvents(const std::string& tenant_or_empty);
   // Streams (tenant, event_id) of every stored event of `tenant_or_empty` (all tenants
@@ -106,6 +109,7 @@ class EventStore {
   // Everything AppendBatch does between BEGIN and COMMIT.
   Status WriteBatch(const std::vector<Event>& events, const std::string& consumer,
                     uint64_t new_offset);
+  Status WriteDeadLetters(const std::vector<RejectedEvent>& dead_letters);
 
   // Runs `sql` (one optional VARCHAR parameter) and returns its UBIGINT result, 0 if none.
   Result<uint64_t> QueryUInt64(const char* sql, const std::string* param);

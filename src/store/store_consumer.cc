@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "ingest/dead_letter_codec.h"
 #include "ingest/event_codec.h"
 
 namespace sluice {
@@ -55,6 +56,7 @@ Status StoreConsumer::Init() {
 
 Status StoreConsumer::Step(bool wait_for_more, bool* idle) {
   std::vector<Event> events;
+  std::vector<RejectedEvent> dead_letters;
   uint64_t batch_end = offset_;
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.batch_ms);
@@ -62,6 +64,19 @@ Status StoreConsumer::Step(bool wait_for_more, bool* idle) {
   Status st;
   while (events.size() < options_.batch_events) {
     if (reader_->Next(&rec, &st)) {
+      if (rec.type == RecordType::kDeadLetter) {
+        const size_t first = dead_letters.size();
+        Status dst = DecodeDeadLetters(rec.payload, &dead_letters);
+        if (!dst.ok()) {
+          return Status::Corruption("log record at offset " + std::to_string(rec.offset) + ": " +
+                                    dst.ToString());
+        }
+        for (size_t i = first; i < dead_letters.size(); ++i) {
+          dead_letters[i].event.log_offset = rec.offset;
+        }
+        batch_end = reader_->position();
+        continue;
+      }
       if (rec.type != RecordType::kEventBatch) {
         // Skipping would drop data once another record type carries events; stall (and
         // retry, loudly) until this consumer learns the type.
@@ -94,7 +109,7 @@ Status StoreConsumer::Step(bool wait_for_more, bool* idle) {
   }
   *idle = batch_end == offset_;
   if (*idle) return Status::OK();
-  SLUICE_RETURN_IF_ERROR(store_->AppendBatch(events, kName, batch_end));
+  SLUICE_RETURN_IF_ERROR(store_->AppendBatch(events, kName, batch_end, dead_letters));
   offset_ = batch_end;
   applied_.store(offset_, std::memory_order_release);
   rows_.fetch_add(events.size(), std::memory_order_relaxed);

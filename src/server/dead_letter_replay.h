@@ -1,0 +1,30 @@
+// Replaying dead letters after a schema fix (SPEC §7): each pending dead letter of a
+// tenant (and type) is validated against its type's current schema; those that pass go
+// through the ingest path like any event (dedupe, log, fsync) and are then marked
+// replayed. Exactly once: the id an event had when refused is its identity from then on,
+// so a second replay, or one after a crash before the marking, is a duplicate.
+// Used by POST /v1/admin/dead-letters/replay and, offline, `sluice dead-letters replay`.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/status.h"
+#include "server/engine.h"
+
+namespace sluice {
+
+struct ReplaySummary {
+  uint64_t replayed = 0;  // sent to ingest (accepted + duplicates)
+  uint64_t accepted = 0;
+  uint64_t duplicates = 0;
+  uint64_t still_invalid = 0;  // the current schema still refuses them; left pending
+  std::string ToJson() const;
+};
+
+// `type` empty = every type. Needs the store; the caller has made sure the store consumer
+// has taken the log (dead letters reach their table through it).
+Result<ReplaySummary> ReplayDeadLetters(Engine& engine, const std::string& tenant,
+                                        const std::string& type);
+
+}  // namespace sluice
