@@ -33,8 +33,8 @@ RateDecision RateLimiter::Decide(const Bucket& b, bool allowed) {
   d.allowed = allowed;
   d.limit = b.rate;
   d.remaining = std::max(0.0, b.tokens);
-  // Refused: until the debt is paid (tokens > 0). Allowed: until the bucket is full.
-  const double missing = allowed ? b.rate - b.tokens : -b.tokens;
+  // Refused: until the debt is paid and one token earned. Allowed: until the bucket is full.
+  const double missing = allowed ? b.rate - b.tokens : 1 - b.tokens;
   d.reset_seconds = b.rate > 0 ? std::max(0.0, missing / b.rate) : 0;
   return d;
 }
