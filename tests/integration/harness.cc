@@ -105,7 +105,7 @@ bool ServerProcess::Start() {
   std::filesystem::remove(addr_file, ec);
   std::vector<std::string> store;
   auto argv =
-      Argv({"serve", "--data-dir", data_dir_, "--config", config_path_, "--listen", "127.0.0.1:0"},
+      Argv({"serve", "--data-dir", data_dir_, "--config", config_path_, "--listen", listen_},
            &store);
   pid_ = fork();
   if (pid_ == 0) {
@@ -180,10 +180,22 @@ HttpResult Perform(CURL* c, const std::vector<std::string>& headers) {
 
 }  // namespace
 
-HttpResult HttpGet(const std::string& url) {
+HttpResult HttpGet(const std::string& url, const std::vector<std::string>& headers) {
   CURL* c = curl_easy_init();
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  return Perform(c, {});
+  return Perform(c, headers);
+}
+
+HttpResult HttpCall(const std::string& method, const std::string& url, const std::string& body,
+                    const std::vector<std::string>& headers) {
+  CURL* c = curl_easy_init();
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
+  if (!body.empty() || method == "POST" || method == "PUT") {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  }
+  return Perform(c, headers);
 }
 
 HttpResult HttpPost(const std::string& url, const std::string& body,

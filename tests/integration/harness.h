@@ -25,6 +25,7 @@ class ServerProcess {
  public:
   // Writes `config_toml` (may be empty) to data_dir/../NAME.toml and starts the server.
   ServerProcess(std::string data_dir, std::string config_toml = "");
+  void set_listen(std::string listen) { listen_ = std::move(listen); }  // before Start()
   ~ServerProcess();
   bool Start();  // waits until it listens (false on failure/timeout)
   int Stop();    // SIGTERM, wait; returns the exit code
@@ -38,6 +39,7 @@ class ServerProcess {
 
  private:
   std::string data_dir_, config_path_, log_path_;
+  std::string listen_ = "127.0.0.1:0";
   int pid_ = -1;
   int port_ = 0;
 };
@@ -49,7 +51,10 @@ struct HttpResult {
   bool ok() const { return status > 0; }
 };
 
-HttpResult HttpGet(const std::string& url);
+HttpResult HttpGet(const std::string& url, const std::vector<std::string>& headers = {});
+// Any method (GET, POST, PUT, DELETE...), with an optional body.
+HttpResult HttpCall(const std::string& method, const std::string& url, const std::string& body,
+                    const std::vector<std::string>& headers = {});
 HttpResult HttpPost(const std::string& url, const std::string& body,
                     const std::vector<std::string>& headers = {});
 
