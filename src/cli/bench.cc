@@ -132,7 +132,14 @@ BodyTemplate MakeTemplate(const BenchFlags& f, const std::string& run_id, int co
                     "\",\"timestamp\":\"" + ts + "\",\"user_id\":\"user-" +
                     std::to_string((conn * 7919 + i * 104729) % 100000) +
                     "\",\"properties\":{\"path\":\"/pricing\",\"plan\":\"pro\",\"value\":" +
-                    std::to_string(i % 1000) + ",\"pad\":\"";
+                    std::to_string(i % 1000) + ",";
+    // p0, p1, ...: alternately an integer and a short string (schema benchmarks).
+    for (int p = 0; p < f.extra_properties; ++p) {
+      e += "\"p" + std::to_string(p) +
+           "\":" + (p % 2 == 0 ? std::to_string((i + p) % 100) : "\"v" + std::to_string(p) + "\"") +
+           ",";
+    }
+    e += "\"pad\":\"";
     std::string tail = "\"}}";
     int pad = f.event_bytes - static_cast<int>(e.size() + tail.size());
     e += std::string(std::max(pad, 1), 'x') + tail;

@@ -96,6 +96,8 @@ int RunCli(int argc, char** argv) {
   bench_cmd->add_option("--connections,-c", bench.connections, "keep-alive connections (8)");
   bench_cmd->add_option("--batch,-b", bench.batch, "events per request (500)");
   bench_cmd->add_option("--event-bytes", bench.event_bytes, "approximate bytes per event (230)");
+  bench_cmd->add_option("--extra-properties", bench.extra_properties,
+                        "add p0..pN-1 (int, string, ...) to each event's properties (0)");
   bench_cmd->add_option("--duration,-d", bench.duration_s, "seconds to run (10)");
   bench_cmd->add_option("--events", bench.max_events, "stop after this many events (0 = no cap)");
   bench_cmd->add_option("--rate", bench.rate, "requests/s across all connections (0 = max)");

