@@ -95,6 +95,10 @@ Result<Config> LoadConfig(const std::string& path) {
   SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "query", "max_rows", &c.query_max_rows, 1));
   SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "search", "max_limit", &c.search_max_limit, 1));
   SLUICE_RETURN_IF_ERROR(ReadBool(t, f, "auth", "public_metrics", &c.public_metrics));
+  SLUICE_RETURN_IF_ERROR(
+      ReadInt(t, f, "auth", "usage_interval_seconds", &c.usage_interval_seconds, 1));
+  SLUICE_RETURN_IF_ERROR(ReadString(t, f, "server", "tls_cert_file", &c.tls_cert_file));
+  SLUICE_RETURN_IF_ERROR(ReadString(t, f, "server", "tls_key_file", &c.tls_key_file));
   // Unknown keys are mistakes worth naming (a typo silently ignored is a config bug).
   static const char* known[][2] = {{"server", "listen"},
                                    {"server", "io_threads"},
@@ -120,7 +124,10 @@ Result<Config> LoadConfig(const std::string& path) {
                                    {"query", "timeout_ms"},
                                    {"query", "max_rows"},
                                    {"search", "max_limit"},
-                                   {"auth", "public_metrics"}};
+                                   {"auth", "public_metrics"},
+                                   {"auth", "usage_interval_seconds"},
+                                   {"server", "tls_cert_file"},
+                                   {"server", "tls_key_file"}};
   for (auto& [section, node] : t) {
     const toml::table* st = node.as_table();
     if (st == nullptr) {

@@ -54,6 +54,12 @@ struct Config {
   // needs an operator key once keys exist, unless it is made public here (it carries no
   // tenant names or per-tenant figures).
   bool public_metrics = false;
+  // How often stored bytes per tenant are measured for max_stored_bytes quotas (only
+  // while some tenant has one).
+  int usage_interval_seconds = 10;
+  // [server] TLS: both set = HTTPS only (PEM files).
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 // Loads `path` over the defaults. An empty path returns the defaults.

@@ -23,6 +23,7 @@
 #include "server/http_server.h"
 #include "server/metrics.h"
 #include "tenancy/rate_limiter.h"
+#include "tenancy/storage_meter.h"
 
 namespace sluice {
 
@@ -67,6 +68,8 @@ class Server : public Router {
   Result<RequestPrincipal> Identify(const HttpRequest& req) const;
   TenantLimits LimitsOf(const std::string& tenant) const;
   HttpResponse TooManyRequests(const std::string& what, const RateDecision& d, unsigned v);
+  // Re-measures stored bytes per tenant when any tenant has a quota (maintenance thread).
+  void MeasureStorage();
   HttpResponse Metrics(unsigned version);
   // Non-empty reason while ingest must be refused with 503.
   std::string PressureReason() const;
@@ -82,6 +85,7 @@ class Server : public Router {
   std::unique_ptr<BlockingPool> query_pool_;
   ServerMetrics metrics_;
   RateLimiter rate_limiter_;
+  StorageMeter storage_;  // for stored-bytes quotas; measured only while one is set
   bool loopback_ = true;  // listening only where this machine alone can connect
 
   std::atomic<uint64_t> inflight_bytes_{0};

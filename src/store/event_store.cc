@@ -228,6 +228,32 @@ Status EventStore::WriteDeadLetters(const std::vector<RejectedEvent>& dead_lette
   return Status::OK();
 }
 
+Result<std::vector<std::pair<std::string, uint64_t>>> EventStore::StoredBytesByTenant() {
+  auto con = duck::Connection::Open(db_);
+  if (!con.ok()) return con.status();
+  auto r = con->Query(
+      "SELECT tenant, sum(b)::UBIGINT FROM ("
+      " SELECT tenant, sum(octet_length(event_id) + octet_length(type) + 16"
+      "  + coalesce(octet_length(user_id), 0) + coalesce(octet_length(anonymous_id), 0)"
+      "  + coalesce(octet_length(properties::VARCHAR), 0)"
+      "  + coalesce(octet_length(context::VARCHAR), 0)) AS b FROM events_hot GROUP BY tenant"
+      " UNION ALL SELECT f.tenant, sum(f.bytes) FROM archive_files f JOIN archive_hours h"
+      "  USING (tenant, hour) WHERE h.evicted GROUP BY f.tenant) GROUP BY tenant");
+  if (!r.ok()) return r.status();
+  std::vector<std::pair<std::string, uint64_t>> out;
+  Status st;
+  while (true) {
+    duck::DataChunk chunk = r->FetchChunk(&st);
+    if (!st.ok()) return st;
+    if (!chunk || chunk.size() == 0) break;
+    auto* bytes = static_cast<uint64_t*>(duckdb_vector_get_data(chunk.column(1)));
+    for (idx_t row = 0; row < chunk.size(); ++row) {
+      out.emplace_back(std::string(duck::GetString(chunk.column(0), row)), bytes[row]);
+    }
+  }
+  return out;
+}
+
 Result<uint64_t> EventStore::CountEvents(const std::string& tenant_or_empty) {
   uint64_t n = 0;
   SLUICE_RETURN_IF_ERROR(WithEventsView(

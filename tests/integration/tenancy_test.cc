@@ -25,6 +25,8 @@ capacity_slots = 65536
 batch_ms = 20
 [archive]
 lateness_minutes = 0
+[auth]
+usage_interval_seconds = 1
 )";
 
 std::vector<std::string> Auth(const std::string& key) {
@@ -393,10 +395,42 @@ TEST_F(TenancyTest, FloodingTenantIsLimitedWithoutHurtingAnother) {
   EXPECT_GE(noisy_accepted.load(), static_cast<int64_t>(2000 * secs * 0.5));
 }
 
+TEST_F(TenancyTest, StoredBytesQuotaStopsOneTenantOnly) {
+  CreateTenant("small", {"--max-stored-bytes", "3000"});
+  CreateTenant("big");
+  const std::string small = CreateKey("small", "write");
+  const std::string big = CreateKey("big", "write");
+  ASSERT_TRUE(server_->Start()) << server_->log_text();
+  const std::string event_tail =
+      R"(","type":"t","properties":{"pad":")" + std::string(150, 'x') + "\"}}\n";
+  int accepted_batches = 0;
+  HttpResult last;
+  for (int i = 0; i < 20; ++i) {
+    std::string batch;
+    for (int j = 0; j < 5; ++j) {
+      batch += R"({"event_id":"s)" + std::to_string(i * 5 + j) + event_tail;
+    }
+    last = Send(small, batch);
+    if (last.status != 202) break;
+    ++accepted_batches;
+  }
+  // ~1000 stored bytes per batch: the third crosses 3000, the fourth is refused.
+  EXPECT_EQ(last.status, 429) << last.body;
+  EXPECT_GE(accepted_batches, 3);
+  EXPECT_LE(accepted_batches, 4);
+  EXPECT_NE(last.body.find("quota"), std::string::npos) << last.body;
+  EXPECT_NE(last.headers.find("Retry-After: "), std::string::npos);
+  EXPECT_EQ(Send(big, R"({"event_id":"b1)" + event_tail).status, 202);
+  // The measurement (every second here) agrees once the store has the rows.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  EXPECT_EQ(Send(small, R"({"type":"t"})").status, 429);
+}
+
 TEST_F(TenancyTest, SchemaEvolutionDeadLettersAndReplayExactlyOnce) {
   const std::string admin = CreateKey("default", "admin");
   ASSERT_TRUE(server_->Start()) << server_->log_text();
-  const std::string v1 = R"({"type":"purchase","schema":{"type":"object","required":["sku","price"],
+  const std::string v1 =
+      R"({"type":"purchase","schema":{"type":"object","required":["sku","price"],
     "properties":{"sku":{"type":"string","minLength":1},"price":{"type":"number","minimum":0},
     "currency":{"enum":["USD","EUR"]}}}})";
   auto r = Call("POST", "/v1/admin/schemas", v1, admin);
@@ -445,7 +479,8 @@ TEST_F(TenancyTest, SchemaEvolutionDeadLettersAndReplayExactlyOnce) {
   EXPECT_EQ(r.status, 409) << r.body;
   EXPECT_NE(r.body.find("makes \\\"qty\\\" required"), std::string::npos) << r.body;
   // The fix: negative prices and GBP allowed (wider), sku still required.
-  const std::string v2 = R"({"type":"purchase","schema":{"type":"object","required":["sku","price"],
+  const std::string v2 =
+      R"({"type":"purchase","schema":{"type":"object","required":["sku","price"],
     "properties":{"sku":{"type":"string","minLength":1},"price":{"type":"number"},
     "currency":{"enum":["USD","EUR","GBP"]},"coupon":{"type":"string"}}}})";
   r = Call("POST", "/v1/admin/schemas", v2, admin);
