@@ -9,7 +9,7 @@ APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config git curl ca-certificates
   libboost1.81-dev
   libsimdjson-dev libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev
-  libxxhash-dev zlib1g-dev libzstd-dev libpugixml-dev libcurl4-openssl-dev libssl-dev
+  libxxhash-dev zlib1g-dev libzstd-dev libpugixml-dev libcurl4-openssl-dev libssl-dev openssl
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev python3
 )

@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/beast/ssl.hpp>
+#include <type_traits>
+
 namespace sluice {
 
 namespace net = boost::asio;
@@ -16,21 +19,43 @@ HttpResponse JsonError(http::status status, const std::string& message, unsigned
   return res;
 }
 
-class HttpServer::Session : public std::enable_shared_from_this<Session> {
+// One connection. `Stream` is a plain TCP stream, or a TLS stream over one when the
+// server has a certificate ([server] tls_cert_file): the request loop is the same, only
+// the start (handshake) and the end (TLS close_notify) differ.
+template <class Stream>
+class HttpServer::Session : public std::enable_shared_from_this<Session<Stream>> {
  public:
   Session(tcp::socket&& socket, HttpServer* server) : stream_(std::move(socket)), server_(server) {}
+  Session(tcp::socket&& socket, HttpServer* server, net::ssl::context& tls)
+      : stream_(std::move(socket), tls), server_(server) {}
 
   void Start() {
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
+    net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+      if constexpr (kTls) {
+        beast::get_lowest_layer(self->stream_).expires_after(std::chrono::seconds(30));
+        self->stream_.async_handshake(net::ssl::stream_base::server, [self](beast::error_code ec) {
+          if (ec) return self->CloseSocket();
+          self->ReadHeader();
+        });
+      } else {
+        self->ReadHeader();
+      }
+    });
   }
 
  private:
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+  auto shared_from_this() {
+    return std::enable_shared_from_this<Session<Stream>>::shared_from_this();
+  }
+  auto& lowest() { return beast::get_lowest_layer(stream_); }
+
   void ReadHeader() {
     if (!server_->accepting_.load()) return Close();
     parser_.emplace();
     parser_->header_limit(64 * 1024);
     parser_->body_limit(server_->router_->body_limit());
-    stream_.expires_after(std::chrono::seconds(120));
+    lowest().expires_after(std::chrono::seconds(120));
     http::async_read_header(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
@@ -71,7 +96,7 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
       server_->router_->Release(admitted_);
       return OnReadError(ec);
     }
-    stream_.expires_never();
+    lowest().expires_never();
     server_->inflight_.fetch_add(1);
     keep_alive_ = parser_->get().keep_alive();
     auto self = shared_from_this();
@@ -123,12 +148,23 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
   }
 
   void Close() {
-    beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.socket().close(ec);
+    if constexpr (kTls) {
+      // close_notify, so the client knows the answer is complete; bounded in time.
+      lowest().expires_after(std::chrono::seconds(5));
+      stream_.async_shutdown(
+          [self = shared_from_this()](beast::error_code) { self->CloseSocket(); });
+    } else {
+      CloseSocket();
+    }
   }
 
-  beast::tcp_stream stream_;
+  void CloseSocket() {
+    beast::error_code ec;
+    lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
+    lowest().socket().close(ec);
+  }
+
+  Stream stream_;
   HttpServer* server_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -168,6 +204,22 @@ Status HttpServer::Listen(const std::string& host, uint16_t port) {
   return Status::OK();
 }
 
+Status HttpServer::EnableTls(const std::string& cert_file, const std::string& key_file) {
+  auto tls = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
+  tls->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                   net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+                   net::ssl::context::no_tlsv1_1 | net::ssl::context::single_dh_use);
+  beast::error_code ec;
+  tls->use_certificate_chain_file(cert_file, ec);
+  if (ec) {
+    return Status::InvalidArgument("[server] tls_cert_file " + cert_file + ": " + ec.message());
+  }
+  tls->use_private_key_file(key_file, net::ssl::context::pem, ec);
+  if (ec) return Status::InvalidArgument("[server] tls_key_file " + key_file + ": " + ec.message());
+  tls_ = std::move(tls);
+  return Status::OK();
+}
+
 void HttpServer::Start() {
   DoAccept();
   for (auto& c : contexts_) pool_.emplace_back([ctx = c.get()] { ctx->run(); });
@@ -179,7 +231,12 @@ void HttpServer::DoAccept() {
     if (!accepting_.load()) return;
     if (!ec) {
       s.set_option(tcp::no_delay(true), ec);
-      std::make_shared<Session>(std::move(s), this)->Start();
+      if (tls_) {
+        std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(std::move(s), this, *tls_)
+            ->Start();
+      } else {
+        std::make_shared<Session<beast::tcp_stream>>(std::move(s), this)->Start();
+      }
     }
     DoAccept();
   });

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <boost/asio.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <functional>
@@ -49,6 +50,8 @@ class HttpServer {
   ~HttpServer();
   // Binds and listens; port 0 picks a free port (see bound_port()).
   Status Listen(const std::string& host, uint16_t port);
+  // Serves HTTPS only (TLS 1.2+), with a PEM certificate chain and private key.
+  Status EnableTls(const std::string& cert_file, const std::string& key_file);
   uint16_t bound_port() const { return bound_port_; }
   void Start();
   // Stops accepting new connections (idle keep-alive connections are closed too).
@@ -58,6 +61,7 @@ class HttpServer {
   void Stop();  // stops the io threads
 
  private:
+  template <class Stream>
   class Session;
   void DoAccept();
 
@@ -77,6 +81,7 @@ class HttpServer {
   uint16_t bound_port_ = 0;
   std::atomic<int64_t> inflight_{0};
   std::atomic<bool> accepting_{true};
+  std::unique_ptr<boost::asio::ssl::context> tls_;  // null: plain HTTP
 };
 
 // A JSON error body: {"error":"..."}; `message` is escaped.

@@ -121,13 +121,20 @@ Status Server::Start() {
         "a key first (sluice keys create --tenant default --role admin --data-dir " +
         config_.data_dir + "), or listen on 127.0.0.1");
   }
+  if (!config_.tls_cert_file.empty() || !config_.tls_key_file.empty()) {
+    if (config_.tls_cert_file.empty() || config_.tls_key_file.empty()) {
+      return Status::InvalidArgument("TLS needs both [server] tls_cert_file and tls_key_file");
+    }
+    SLUICE_RETURN_IF_ERROR(http_->EnableTls(config_.tls_cert_file, config_.tls_key_file));
+  }
   SLUICE_RETURN_IF_ERROR(http_->Listen(host, port));
   http_->Start();
   maintenance_ = std::thread([this] { MaintenanceLoop(); });
   std::string addr = host + ":" + std::to_string(http_->bound_port());
   SLUICE_RETURN_IF_ERROR(WriteFileAtomic(DataDirPaths(config_.data_dir).address(), addr + "\n"));
   ready_.store(true);
-  spdlog::info("sluice listening on http://{} (data dir {})", addr, config_.data_dir);
+  spdlog::info("sluice listening on {}://{} (data dir {})",
+               config_.tls_cert_file.empty() ? "http" : "https", addr, config_.data_dir);
   return Status::OK();
 }
 
@@ -524,11 +531,11 @@ void Server::HandleEvents(HttpRequest req, Reply reply, const std::string& tenan
   }
   if (limits.max_stored_bytes > 0 && storage_.Get(tenant) >= limits.max_stored_bytes) {
     metrics_.rate_limited.fetch_add(1, std::memory_order_relaxed);
-    HttpResponse res = JsonError(
-        http::status::too_many_requests,
-        "stored-bytes quota of " + std::to_string(limits.max_stored_bytes) +
-            " bytes reached; retention or a higher quota (max_stored_bytes) makes room",
-        v);
+    HttpResponse res =
+        JsonError(http::status::too_many_requests,
+                  "stored-bytes quota of " + std::to_string(limits.max_stored_bytes) +
+                      " bytes reached; retention or a higher quota (max_stored_bytes) makes room",
+                  v);
     res.set(http::field::retry_after, std::to_string(config_.usage_interval_seconds));
     return fail(std::move(res));
   }

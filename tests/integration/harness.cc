@@ -104,9 +104,8 @@ bool ServerProcess::Start() {
   std::error_code ec;
   std::filesystem::remove(addr_file, ec);
   std::vector<std::string> store;
-  auto argv =
-      Argv({"serve", "--data-dir", data_dir_, "--config", config_path_, "--listen", listen_},
-           &store);
+  auto argv = Argv(
+      {"serve", "--data-dir", data_dir_, "--config", config_path_, "--listen", listen_}, &store);
   pid_ = fork();
   if (pid_ == 0) {
     int fe = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -161,8 +160,14 @@ size_t Collect(char* p, size_t s, size_t n, void* ud) {
   return s * n;
 }
 
+std::string& CaFile() {
+  static std::string path;
+  return path;
+}
+
 HttpResult Perform(CURL* c, const std::vector<std::string>& headers) {
   HttpResult r;
+  if (!CaFile().empty()) curl_easy_setopt(c, CURLOPT_CAINFO, CaFile().c_str());
   struct curl_slist* hl = nullptr;
   for (const auto& h : headers) hl = curl_slist_append(hl, h.c_str());
   hl = curl_slist_append(hl, "Expect:");
@@ -179,6 +184,8 @@ HttpResult Perform(CURL* c, const std::vector<std::string>& headers) {
 }
 
 }  // namespace
+
+void SetHttpsCaFile(const std::string& pem_path) { CaFile() = pem_path; }
 
 HttpResult HttpGet(const std::string& url, const std::vector<std::string>& headers) {
   CURL* c = curl_easy_init();

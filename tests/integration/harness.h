@@ -26,13 +26,14 @@ class ServerProcess {
   // Writes `config_toml` (may be empty) to data_dir/../NAME.toml and starts the server.
   ServerProcess(std::string data_dir, std::string config_toml = "");
   void set_listen(std::string listen) { listen_ = std::move(listen); }  // before Start()
+  void set_scheme(std::string scheme) { scheme_ = std::move(scheme); }  // "https" with TLS
   ~ServerProcess();
   bool Start();  // waits until it listens (false on failure/timeout)
   int Stop();    // SIGTERM, wait; returns the exit code
   void Kill();   // SIGKILL, wait
   bool running() const { return pid_ > 0; }
   int port() const { return port_; }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const { return scheme_ + "://127.0.0.1:" + std::to_string(port_); }
   const std::string& data_dir() const { return data_dir_; }
   const std::string& config_path() const { return config_path_; }
   std::string log_text() const;  // the server's stderr so far
@@ -40,6 +41,7 @@ class ServerProcess {
  private:
   std::string data_dir_, config_path_, log_path_;
   std::string listen_ = "127.0.0.1:0";
+  std::string scheme_ = "http";
   int pid_ = -1;
   int port_ = 0;
 };
@@ -51,6 +53,8 @@ struct HttpResult {
   bool ok() const { return status > 0; }
 };
 
+// HTTPS requests trust this PEM file (a test's self-signed certificate); empty = default.
+void SetHttpsCaFile(const std::string& pem_path);
 HttpResult HttpGet(const std::string& url, const std::vector<std::string>& headers = {});
 // Any method (GET, POST, PUT, DELETE...), with an optional body.
 HttpResult HttpCall(const std::string& method, const std::string& url, const std::string& body,

@@ -343,6 +343,36 @@ TEST_F(TenancyTest, PublicAddressWithoutKeysRefusesToStart) {
   EXPECT_EQ(Send(key, R"({"type":"t"})").status, 202);
 }
 
+TEST_F(TenancyTest, TlsServesHttpsOnlyWithTheConfiguredCertificate) {
+  const std::string cert = dir_ + "/cert.pem", key = dir_ + "/key.pem";
+  const std::string cmd =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
+      "-addext subjectAltName=IP:127.0.0.1 -keyout '" +
+      key + "' -out '" + cert + "' >/dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  server_ =
+      std::make_unique<ServerProcess>(data_, std::string(kConfig) + "[server]\ntls_cert_file = \"" +
+                                                 cert + "\"\ntls_key_file = \"" + key + "\"\n");
+  server_->set_scheme("https");
+  ASSERT_TRUE(server_->Start()) << server_->log_text();
+  SetHttpsCaFile(cert);
+  auto r = HttpPost(server_->url() + "/v1/events", R"({"event_id":"tls-1","type":"t"})");
+  EXPECT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(HttpGet(server_->url() + "/healthz").status, 200);
+  SetHttpsCaFile("");
+  // Plain HTTP on the TLS port gets no answer; an untrusted certificate is refused.
+  std::string plain = server_->url().replace(0, 5, "http");
+  EXPECT_EQ(HttpGet(plain + "/healthz").status, 0);
+  EXPECT_EQ(HttpGet(server_->url() + "/healthz").status, 0);
+  ASSERT_EQ(server_->Stop(), 0);
+  // A missing key file is a start-up error naming the key.
+  server_ = std::make_unique<ServerProcess>(data_, std::string(kConfig) +
+                                                       "[server]\ntls_cert_file = \"" + cert +
+                                                       "\"\ntls_key_file = \"/nonexistent.pem\"\n");
+  EXPECT_FALSE(server_->Start());
+  EXPECT_NE(server_->log_text().find("tls_key_file"), std::string::npos) << server_->log_text();
+}
+
 TEST_F(TenancyTest, FloodingTenantIsLimitedWithoutHurtingAnother) {
   CreateTenant("noisy", {"--events-per-second", "2000", "--requests-per-second", "40"});
   CreateTenant("calm");
