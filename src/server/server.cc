@@ -243,6 +243,20 @@ std::string Server::PressureReason() const {
 
 std::optional<HttpResponse> Server::Admit(const http::request_header<>& header,
                                           uint64_t content_length) {
+  // A caller without the right key is answered before its body is read: an anonymous
+  // client cannot make the server receive megabytes (Handle checks again, authoritatively).
+  if (content_length > 0) {
+    std::string_view target(header.target().data(), header.target().size());
+    std::string_view path = target.substr(0, target.find('?'));
+    const Access access = RequiredAccess(header.method(), path, config_.public_metrics);
+    if (access != Access::kPublic) {
+      if (auto denied = Deny(header, access)) {
+        metrics_.CountRequest(RouteLabel(target), denied->result_int());
+        denied->keep_alive(false);
+        return denied;
+      }
+    }
+  }
   if (content_length > config_.max_request_bytes) {
     metrics_.CountRequest(RouteLabel(header.target()), 413);
     return JsonError(http::status::payload_too_large,
@@ -277,15 +291,7 @@ void Server::Handle(HttpRequest req, Reply reply) {
   const Access access = RequiredAccess(req.method(), path, config_.public_metrics);
   RequestPrincipal who;
   if (access != Access::kPublic) {
-    auto p = Identify(req);
-    if (!p.ok()) {
-      HttpResponse res = JsonError(http::status::unauthorized, p.status().message(), v);
-      res.set(http::field::www_authenticate, "Bearer realm=\"sluice\"");
-      return answer(std::move(res));
-    }
-    Status allowed = Authorize(*p, access);
-    if (!allowed.ok()) return answer(JsonError(http::status::forbidden, allowed.message(), v));
-    who = std::move(*p);
+    if (auto denied = Deny(req, access, &who)) return answer(std::move(*denied));
     if (!who.open_mode && !who.key.is_operator()) {
       const TenantLimits limits = LimitsOf(who.key.tenant);
       RateDecision d = rate_limiter_.Charge(who.key.tenant, RateLimiter::Kind::kRequests,
@@ -355,13 +361,41 @@ void Server::Handle(HttpRequest req, Reply reply) {
     }
     return HandleQuery(std::move(req), std::move(reply), tenant);
   }
+  if (path.substr(0, 22) == "/v1/admin/dead-letters") {
+    // DuckDB reads and a replay through ingest: off the io threads, like queries.
+    auto shared = std::make_shared<HttpRequest>(std::move(req));
+    const bool queued = query_pool_->TrySubmit([this, shared, who, reply, route] {
+      auto res = HandleTenancyAdmin(*shared, who);
+      HttpResponse out =
+          res ? std::move(*res)
+              : JsonError(http::status::not_found, "no such route", shared->version());
+      metrics_.CountRequest(route, out.result_int());
+      reply(std::move(out));
+    });
+    if (!queued) answer(Unavailable("too many queries are waiting; retry shortly", v));
+    return;
+  }
   if (path.substr(0, 10) == "/v1/admin/") {
     if (auto res = HandleTenancyAdmin(req, who)) return answer(std::move(*res));
   }
   answer(JsonError(http::status::not_found, "no route for " + std::string(path), v));
 }
 
-Result<RequestPrincipal> Server::Identify(const HttpRequest& req) const {
+std::optional<HttpResponse> Server::Deny(const http::request_header<>& req, Access access,
+                                         RequestPrincipal* who) const {
+  auto p = Identify(req);
+  if (!p.ok()) {
+    HttpResponse res = JsonError(http::status::unauthorized, p.status().message(), req.version());
+    res.set(http::field::www_authenticate, "Bearer realm=\"sluice\"");
+    return res;
+  }
+  Status allowed = Authorize(*p, access);
+  if (!allowed.ok()) return JsonError(http::status::forbidden, allowed.message(), req.version());
+  if (who != nullptr) *who = std::move(*p);
+  return std::nullopt;
+}
+
+Result<RequestPrincipal> Server::Identify(const http::request_header<>& req) const {
   TenantRegistry* registry = engine_->tenants();
   if (!registry->has_active_keys()) {
     // Open mode exists only on loopback (Start refuses anything else without keys); if

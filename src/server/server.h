@@ -65,7 +65,11 @@ class Server : public Router {
   std::optional<HttpResponse> HandleTenancyAdmin(const HttpRequest& req,
                                                  const RequestPrincipal& who);
   // The key's principal, or open mode (access_policy.h); Unauthenticated with the reason.
-  Result<RequestPrincipal> Identify(const HttpRequest& req) const;
+  Result<RequestPrincipal> Identify(const http::request_header<>& req) const;
+  // The 401/403 for a caller that may not use a route needing `access`; else nullopt and
+  // the caller in *who (when given).
+  std::optional<HttpResponse> Deny(const http::request_header<>& req, Access access,
+                                   RequestPrincipal* who = nullptr) const;
   TenantLimits LimitsOf(const std::string& tenant) const;
   HttpResponse TooManyRequests(const std::string& what, const RateDecision& d, unsigned v);
   // Re-measures stored bytes per tenant when any tenant has a quota (maintenance thread).
