@@ -9,6 +9,7 @@
 #include <optional>
 #include <utility>
 
+#include "common/json_text.h"
 #include "common/uuid.h"
 #include "ingest/timestamp.h"
 
@@ -109,47 +110,6 @@ void AppendNumber(T v, std::string* out) {
   out->append(buf, ec == std::errc() ? p : buf);
 }
 
-void AppendJsonString(std::string_view s, std::string* out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out->push_back('"');
-  size_t run = 0;  // start of the pending run of bytes that need no escaping
-  for (size_t i = 0; i < s.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out->append(s.data() + run, i - run);
-    run = i + 1;
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      case '\b':
-        out->append("\\b");
-        break;
-      case '\f':
-        out->append("\\f");
-        break;
-      default: {
-        const char u[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
-        out->append(u, 6);
-      }
-    }
-  }
-  out->append(s.data() + run, s.size() - run);
-  out->push_back('"');
-}
-
 // Minified JSON straight into the Event's string: simdjson's own serializer is internal API
 // and would cost an extra copy per object.
 void AppendJson(element el, std::string* out) {
@@ -162,7 +122,7 @@ void AppendJson(element el, std::string* out) {
       for (simdjson::dom::key_value_pair kv : obj) {
         if (!first) out->push_back(',');
         first = false;
-        AppendJsonString(kv.key, out);
+        AppendJsonString(out, kv.key);
         out->push_back(':');
         AppendJson(kv.value, out);
       }
@@ -182,7 +142,7 @@ void AppendJson(element el, std::string* out) {
       break;
     }
     case element_type::STRING:
-      AppendJsonString(el.get_string().value_unsafe(), out);
+      AppendJsonString(out, el.get_string().value_unsafe());
       break;
     case element_type::INT64:
       AppendNumber(el.get_int64().value_unsafe(), out);
