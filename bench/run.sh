@@ -128,3 +128,5 @@ if [ -x "$BUILD/search_bench" ]; then
   echo "== event search: GET /v1/events latency per shape over ${SEARCH_EVENTS:-10000000} events"
   "$BUILD/search_bench" --events "${SEARCH_EVENTS:-10000000}"
 fi
+# Tenancy: the cost of API keys and schema validation, and rate-limit fairness.
+bash bench/tenancy.sh "$BUILD"
