@@ -20,14 +20,6 @@ namespace sluice {
 
 namespace {
 
-HttpResponse Json(http::status status, std::string body, unsigned version) {
-  HttpResponse res{status, version};
-  res.set(http::field::content_type, "application/json");
-  res.body() = std::move(body);
-  res.prepare_payload();
-  return res;
-}
-
 HttpResponse ErrorFor(const Status& s, unsigned v) {
   http::status code = http::status::internal_server_error;
   switch (s.code()) {
@@ -110,7 +102,7 @@ std::optional<HttpResponse> Server::HandleTenancyAdmin(const HttpRequest& req,
         first = false;
         out += TenantToJson(t);
       }
-      return Json(http::status::ok, out + "]}", v);
+      return JsonResponse(http::status::ok, out + "]}", v);
     }
     if (method != http::verb::post)
       return JsonError(http::status::method_not_allowed, "use GET or POST", v);
@@ -120,13 +112,13 @@ std::optional<HttpResponse> Server::HandleTenancyAdmin(const HttpRequest& req,
     TenantLimits limits;
     if (Status s = ReadLimits(body, &limits); !s.ok()) return ErrorFor(s, v);
     if (Status s = tenants->CreateTenant(name, limits); !s.ok()) return ErrorFor(s, v);
-    return Json(http::status::created, TenantToJson(*tenants->FindTenant(name)), v);
+    return JsonResponse(http::status::created, TenantToJson(*tenants->FindTenant(name)), v);
   }
   if (path.substr(0, 18) == "/v1/admin/tenants/") {
     const std::string name(path.substr(18));
     auto info = tenants->FindTenant(name);
     if (!info) return JsonError(http::status::not_found, "no tenant named \"" + name + "\"", v);
-    if (method == http::verb::get) return Json(http::status::ok, TenantToJson(*info), v);
+    if (method == http::verb::get) return JsonResponse(http::status::ok, TenantToJson(*info), v);
     if (method != http::verb::put && method != http::verb::patch && method != http::verb::post) {
       return JsonError(http::status::method_not_allowed, "use GET, or PUT with new limits", v);
     }
@@ -134,7 +126,7 @@ std::optional<HttpResponse> Server::HandleTenancyAdmin(const HttpRequest& req,
     TenantLimits limits = info->limits;
     if (Status s = ReadLimits(body, &limits); !s.ok()) return ErrorFor(s, v);
     if (Status s = tenants->SetLimits(name, limits); !s.ok()) return ErrorFor(s, v);
-    return Json(http::status::ok, TenantToJson(*tenants->FindTenant(name)), v);
+    return JsonResponse(http::status::ok, TenantToJson(*tenants->FindTenant(name)), v);
   }
 
   // --- keys (admin of the tenant, or operator) ---
@@ -151,7 +143,7 @@ std::optional<HttpResponse> Server::HandleTenancyAdmin(const HttpRequest& req,
         first = false;
         out += KeyToJson(k);
       }
-      return Json(http::status::ok, out + "]}", v);
+      return JsonResponse(http::status::ok, out + "]}", v);
     }
     if (method != http::verb::post)
       return JsonError(http::status::method_not_allowed, "use GET or POST", v);
@@ -176,7 +168,7 @@ std::optional<HttpResponse> Server::HandleTenancyAdmin(const HttpRequest& req,
     out += ",\"key\":";
     AppendJsonString(&out, *secret);
     out += ",\"note\":\"the key is shown only once; store it now\"}";
-    return Json(http::status::created, out, v);
+    return JsonResponse(http::status::created, out, v);
   }
   if (path.substr(0, 15) == "/v1/admin/keys/") {
     std::string id(path.substr(15));
@@ -187,7 +179,7 @@ std::optional<HttpResponse> Server::HandleTenancyAdmin(const HttpRequest& req,
     std::optional<std::string> scope;
     if (!who.open_mode && !who.key.is_operator()) scope = who.key.tenant;
     if (Status s = tenants->RevokeKey(id, scope); !s.ok()) return ErrorFor(s, v);
-    return Json(http::status::ok, "{\"revoked\":\"" + JsonEscape(id) + "\"}", v);
+    return JsonResponse(http::status::ok, "{\"revoked\":\"" + JsonEscape(id) + "\"}", v);
   }
 
   // --- schemas ---
@@ -205,7 +197,7 @@ std::optional<HttpResponse> Server::HandleTenancyAdmin(const HttpRequest& req,
         out += ",\"version\":" + std::to_string(s.version) +
                ",\"created_at\":" + Iso(s.created_at_us) + ",\"schema\":" + s.text + "}";
       }
-      return Json(http::status::ok, out + "]}", v);
+      return JsonResponse(http::status::ok, out + "]}", v);
     }
     if (method != http::verb::post)
       return JsonError(http::status::method_not_allowed, "use GET or POST", v);
@@ -226,7 +218,7 @@ std::optional<HttpResponse> Server::HandleTenancyAdmin(const HttpRequest& req,
     std::string out = "{\"type\":";
     AppendJsonString(&out, added->type);
     out += ",\"version\":" + std::to_string(added->version) + "}";
-    return Json(http::status::created, out, v);
+    return JsonResponse(http::status::created, out, v);
   }
 
   // --- dead letters ---
@@ -279,13 +271,13 @@ std::optional<HttpResponse> Server::HandleTenancyAdmin(const HttpRequest& req,
                ",\"replayed_at\":" + Iso(d.replayed_at_us) + ",\"properties\":" + e.properties +
                "}";
       }
-      return Json(http::status::ok, out + "]}", v);
+      return JsonResponse(http::status::ok, out + "]}", v);
     }
     auto summary = ReplayDeadLetters(*engine_, *scope, filter.type);
     if (!summary.ok()) return ErrorFor(summary.status(), v);
     metrics_.events_accepted.fetch_add(summary->accepted, std::memory_order_relaxed);
     metrics_.events_duplicate.fetch_add(summary->duplicates, std::memory_order_relaxed);
-    return Json(http::status::ok, summary->ToJson(), v);
+    return JsonResponse(http::status::ok, summary->ToJson(), v);
   }
   return std::nullopt;
 }

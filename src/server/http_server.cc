@@ -11,6 +11,14 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 using tcp = net::ip::tcp;
 
+HttpResponse JsonResponse(http::status status, std::string body, unsigned version) {
+  HttpResponse res{status, version};
+  res.set(http::field::content_type, "application/json");
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
 HttpResponse JsonError(http::status status, const std::string& message, unsigned version) {
   HttpResponse res{status, version};
   res.set(http::field::content_type, "application/json");

@@ -84,6 +84,8 @@ class HttpServer {
   std::unique_ptr<boost::asio::ssl::context> tls_;  // null: plain HTTP
 };
 
+// A JSON answer; `body` is already JSON.
+HttpResponse JsonResponse(http::status status, std::string body, unsigned version = 11);
 // A JSON error body: {"error":"..."}; `message` is escaped.
 HttpResponse JsonError(http::status status, const std::string& message, unsigned version = 11);
 

@@ -26,14 +26,6 @@ namespace sluice {
 
 namespace {
 
-HttpResponse JsonResponse(http::status status, std::string body, unsigned version) {
-  HttpResponse res{status, version};
-  res.set(http::field::content_type, "application/json");
-  res.body() = std::move(body);
-  res.prepare_payload();
-  return res;
-}
-
 HttpResponse Unavailable(const std::string& why, unsigned version) {
   HttpResponse res = JsonError(http::status::service_unavailable, why, version);
   res.set(http::field::retry_after, "1");
