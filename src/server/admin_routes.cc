@@ -50,7 +50,7 @@ std::string Param(std::string_view target, std::string_view key) {
 
 std::string Iso(int64_t us) { return us == 0 ? "null" : "\"" + FormatRfc3339Micros(us) + "\""; }
 
-// Tenant limits from a JSON body; absent fields keep `base`'s.
+// Tenant limits from a JSON body over *limits; absent fields keep their value.
 Status ReadLimits(simdjson::dom::element doc, TenantLimits* limits) {
   auto number = [&](const char* key, double* out) -> Status {
     auto f = doc[key];
