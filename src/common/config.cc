@@ -4,6 +4,8 @@
 
 #include <toml++/toml.h>
 
+#include "common/metric_config.h"
+
 namespace sluice {
 namespace {
 
@@ -94,6 +96,13 @@ Result<Config> LoadConfig(const std::string& path) {
   SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "query", "timeout_ms", &c.query_timeout_ms, 1));
   SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "query", "max_rows", &c.query_max_rows, 1));
   SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "search", "max_limit", &c.search_max_limit, 1));
+  SLUICE_RETURN_IF_ERROR(ReadBool(t, f, "rollup", "enabled", &c.rollup_enabled));
+  SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "rollup", "batch_ms", &c.rollup_batch_ms, 1));
+  SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "rollup", "max_points", &c.metrics_max_points, 1));
+  SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "rollup", "cache_entries", &c.metrics_cache_entries, 0));
+  if (const toml::node* m = t.get("metrics")) {
+    SLUICE_RETURN_IF_ERROR(ParseMetricTables(*m, f, &c.metrics));
+  }
   // Unknown keys are mistakes worth naming (a typo silently ignored is a config bug).
   static const char* known[][2] = {{"server", "listen"},
                                    {"server", "io_threads"},
@@ -118,8 +127,13 @@ Result<Config> LoadConfig(const std::string& path) {
                                    {"archive", "retention_days"},
                                    {"query", "timeout_ms"},
                                    {"query", "max_rows"},
-                                   {"search", "max_limit"}};
+                                   {"search", "max_limit"},
+                                   {"rollup", "enabled"},
+                                   {"rollup", "batch_ms"},
+                                   {"rollup", "max_points"},
+                                   {"rollup", "cache_entries"}};
   for (auto& [section, node] : t) {
+    if (section.str() == "metrics") continue;  // [[metrics]], parsed above
     const toml::table* st = node.as_table();
     if (st == nullptr) {
       return Status::InvalidArgument(

@@ -4,7 +4,9 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
+#include "common/metric_spec.h"
 #include "common/status.h"
 
 namespace sluice {
@@ -49,6 +51,13 @@ struct Config {
   uint64_t query_max_rows = 100000;
   // GET /v1/events.
   int search_max_limit = 1000;
+
+  // [rollup] and [[metrics]] (SPEC §6): metrics kept current by the rollup consumer.
+  bool rollup_enabled = true;
+  int rollup_batch_ms = 100;            // bounds metric freshness (SPEC §1.7)
+  uint64_t metrics_max_points = 10000;  // buckets per GET /v1/metrics answer
+  uint64_t metrics_cache_entries = 1024;
+  std::vector<MetricSpec> metrics;  // besides the built-ins
 };
 
 // Loads `path` over the defaults. An empty path returns the defaults.
