@@ -4,6 +4,7 @@
 #include <simdjson.h>
 
 #include "query/column_reader.h"
+#include "rollup/metric_query.h"
 #include "store/events_view.h"
 
 namespace sluice {
@@ -107,8 +108,9 @@ std::string MetricDefinitionToJson(const MetricDefinition& d) {
   out += d.backfill_done ? "true" : "false";
   out += ",\"events\":" + std::to_string(d.backfill_events);
   if (!d.backfill_done && d.backfill_end_us != INT64_MIN && d.backfill_cursor_us != INT64_MIN) {
-    out += ",\"cursor_us\":" + std::to_string(d.backfill_cursor_us);
-    out += ",\"end_us\":" + std::to_string(d.backfill_end_us);
+    // Event time covered so far, of the stored history the backfill found at its start.
+    out += ",\"covered_until\":\"" + FormatUtc(d.backfill_cursor_us) + "\"";
+    out += ",\"history_until\":\"" + FormatUtc(d.backfill_end_us) + "\"";
   }
   out += "}}";
   return out;

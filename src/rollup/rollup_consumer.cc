@@ -3,6 +3,9 @@
 #include "rollup/rollup_consumer.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cstdlib>
 
 #include <algorithm>
 #include <chrono>
@@ -54,6 +57,28 @@ Result<uint64_t> StoreOffset(duck::Connection& con) {
 }
 
 }  // namespace
+
+RollupConsumerOptions RollupOptionsFromConfig(const Config& config) {
+  RollupConsumerOptions o;
+  o.batch_ms = config.rollup_batch_ms;
+  for (const auto& m : config.metrics) o.global_metrics.push_back(m);
+  return o;
+}
+
+void RollupConsumer::InstallCrashHookFromEnv() {
+  const char* at = std::getenv("SLUICE_TEST_ROLLUP_EXIT_BEFORE_COMMIT");
+  if (at == nullptr) return;
+  const int n = std::atoi(at);
+  auto commits = std::make_shared<int>(0);
+  SetBeforeCommitHookForTest([n, commits]() -> Status {
+    if (++*commits >= n) {
+      spdlog::warn("SLUICE_TEST_ROLLUP_EXIT_BEFORE_COMMIT: exiting before commit {}", *commits);
+      spdlog::default_logger()->flush();
+      _exit(9);
+    }
+    return Status::OK();
+  });
+}
 
 RollupConsumer::RollupConsumer(Log* log, EventStore* store, RollupConsumerOptions options)
     : log_(log), store_(store), options_(std::move(options)) {}
@@ -256,10 +281,13 @@ Status RollupConsumer::BackfillStep(bool* did_work) {
   *did_work = true;
   // Events logged at or after start_offset are the live consumer's; exclude them by the
   // log offset the store recorded for each hot row.
-  const std::string exclude =
-      " WHERE NOT EXISTS (SELECT 1 FROM events_hot h WHERE h.tenant = v.tenant AND h.event_id "
-      "= v.event_id AND h.log_offset >= " +
-      std::to_string(d.start_offset) + ")";
+  // Within a chunk the subquery is bounded by the chunk's times too (an event has the same
+  // ts in both places), so zone maps keep it from scanning the whole hot table each time.
+  auto exclude = [&](const std::string& time_range) {
+    return " WHERE NOT EXISTS (SELECT 1 FROM events_hot h WHERE h.tenant = v.tenant AND "
+           "h.event_id = v.event_id AND h.log_offset >= " +
+           std::to_string(d.start_offset) + time_range + ")";
+  };
   std::string types;
   for (const auto& t : d.metric.spec.event_types)
     types += (types.empty() ? "" : ", ") + SqlQuote(t);
@@ -271,7 +299,7 @@ Status RollupConsumer::BackfillStep(bool* did_work) {
         if (d.backfill_end_us == INT64_MIN) {
           auto r =
               con.Query("SELECT count(*)::UBIGINT, min(epoch_us(ts)), max(epoch_us(ts)) FROM (" +
-                        view + ") v" + exclude + type_filter);
+                        view + ") v" + exclude("") + type_filter);
           if (!r.ok()) return r.status();
           Status cs;
           duck::DataChunk c = r->FetchChunk(&cs);
@@ -284,12 +312,18 @@ Status RollupConsumer::BackfillStep(bool* did_work) {
               FloorTo(static_cast<const int64_t*>(duckdb_vector_get_data(c.column(1)))[0], kHourUs);
           d.backfill_end_us = static_cast<const int64_t*>(duckdb_vector_get_data(c.column(2)))[0];
         }
-        const int64_t lo = d.backfill_cursor_us, hi = lo + options_.backfill_chunk_us;
+        const int64_t lo = d.backfill_cursor_us, hi = lo + backfill_width_us_;
+        const std::string range = " AND {0}.ts >= make_timestamp(" + std::to_string(lo) +
+                                  ") AND {0}.ts < make_timestamp(" + std::to_string(hi) + ")";
+        auto in = [&](const char* alias) {
+          std::string r = range;
+          for (size_t p; (p = r.find("{0}")) != std::string::npos;) r.replace(p, 3, alias);
+          return r;
+        };
         auto r = con.Query(
             "SELECT v.tenant, v.type, epoch_us(v.ts), v.user_id, v.anonymous_id, v.properties, "
             "v.source FROM (" +
-            view + ") v" + exclude + type_filter + " AND v.ts >= make_timestamp(" +
-            std::to_string(lo) + ") AND v.ts < make_timestamp(" + std::to_string(hi) + ")");
+            view + ") v" + exclude(in("h")) + type_filter + in("v"));
         if (!r.ok()) return r.status();
         const std::vector<ActiveMetric> one = {d.metric};
         simdjson::dom::parser parser;
@@ -310,11 +344,32 @@ Status RollupConsumer::BackfillStep(bool* did_work) {
           }
         }
         d.backfill_cursor_us = hi;
-        d.backfill_done = hi > d.backfill_end_us;
+        if (events == 0 && hi <= d.backfill_end_us) {
+          // Skip empty stretches in one step: history is often sparse (a few late days).
+          auto next =
+              con.Query("SELECT min(epoch_us(ts)) FROM (" + view + ") v" + exclude("") +
+                        type_filter + " AND v.ts >= make_timestamp(" + std::to_string(hi) + ")");
+          if (!next.ok()) return next.status();
+          Status ns;
+          duck::DataChunk n = next->FetchChunk(&ns);
+          if (!ns.ok()) return ns;
+          if (!n || !duck::IsValid(n.column(0), 0)) {
+            d.backfill_cursor_us = d.backfill_end_us + 1;
+          } else {
+            d.backfill_cursor_us = std::max(
+                hi, FloorTo(static_cast<const int64_t*>(duckdb_vector_get_data(n.column(0)))[0],
+                            kHourUs));
+          }
+        }
+        d.backfill_done = d.backfill_cursor_us > d.backfill_end_us;
         return Status::OK();
       });
   if (!s.ok()) return s;
   d.backfill_events += events;
+  // Aim for chunks of 50K-500K events: small enough to keep live batches flowing between
+  // them, large enough that per-chunk overhead does not dominate sparse history.
+  if (events < 50000) backfill_width_us_ = std::min(backfill_width_us_ * 2, 32 * 24 * kHourUs);
+  if (events > 500000) backfill_width_us_ = std::max(backfill_width_us_ / 2, kMinuteUs);
   SLUICE_RETURN_IF_ERROR(Commit(minutes, &d, offset_));
   BumpGenerations(minutes, /*all_closed=*/true);
   if (d.backfill_done) {

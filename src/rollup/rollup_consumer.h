@@ -27,6 +27,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/config.h"
 #include "common/metric_spec.h"
 #include "common/status.h"
 #include "log/log.h"
@@ -41,8 +42,11 @@ struct RollupConsumerOptions {
   int idle_poll_ms = 5;
   // Metrics of every tenant: the built-ins and [[metrics]] from the config file.
   std::vector<MetricSpec> global_metrics = BuiltinMetrics();
-  int64_t backfill_chunk_us = 3600LL * 1000 * 1000;  // event time per backfill transaction
+  int64_t backfill_chunk_us = 3600LL * 1000 * 1000;  // first backfill chunk (event time)
 };
+
+// The consumer's options from the configuration ([rollup], [[metrics]]).
+RollupConsumerOptions RollupOptionsFromConfig(const Config& config);
 
 class RollupConsumer {
  public:
@@ -80,6 +84,10 @@ class RollupConsumer {
   void SetBeforeCommitHookForTest(std::function<Status()> hook) {
     before_commit_ = std::move(hook);
   }
+  // Crash tests of the real binary: with SLUICE_TEST_ROLLUP_EXIT_BEFORE_COMMIT=N set, the
+  // process _exits (as kill -9 would stop it) inside its Nth rollup transaction, after
+  // the rows are written and before COMMIT.
+  void InstallCrashHookFromEnv();
 
  private:
   Status Init();
@@ -103,6 +111,7 @@ class RollupConsumer {
   std::unique_ptr<LogReader> reader_;
   uint64_t offset_ = 0;
   bool initialized_ = false;
+  int64_t backfill_width_us_ = options_.backfill_chunk_us;  // adapts to event density
   std::function<Status()> before_commit_;
   std::atomic<uint64_t> applied_{0};
   std::atomic<uint64_t> events_{0};

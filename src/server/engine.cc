@@ -74,6 +74,12 @@ Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, bool start_co
       e->consumer_ =
           std::make_unique<StoreConsumer>(e->log_.get(), e->store_.get(), ConsumerOptions(config));
       SLUICE_RETURN_IF_ERROR(e->consumer_->Start());
+      if (config.rollup_enabled) {
+        e->rollups_ = std::make_unique<RollupConsumer>(e->log_.get(), e->store_.get(),
+                                                       RollupOptionsFromConfig(config));
+        e->rollups_->InstallCrashHookFromEnv();
+        SLUICE_RETURN_IF_ERROR(e->rollups_->Start());
+      }
       if (config.archive_enabled) {
         e->archive_thread_ = std::thread([engine = e.get()] { engine->ArchiveLoop(); });
       }
@@ -121,6 +127,7 @@ Status Engine::Close() {
     archive_cv_.notify_all();
     archive_thread_.join();
   }
+  if (rollups_) rollups_->Stop();
   if (consumer_) consumer_->Stop();
   if (ingestor_) {
     Status s = ingestor_->Snapshot();
@@ -130,6 +137,7 @@ Status Engine::Close() {
     }
   }
   if (log_) log_->CollectGarbage();
+  rollups_.reset();
   consumer_.reset();
   archiver_.reset();
   store_.reset();

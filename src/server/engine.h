@@ -14,6 +14,7 @@
 #include "common/status.h"
 #include "ingest/ingestor.h"
 #include "log/log.h"
+#include "rollup/rollup_consumer.h"
 #include "server/data_dir.h"
 #include "store/archiver.h"
 #include "store/event_store.h"
@@ -37,6 +38,7 @@ class Engine {
   EventStore* store() { return store_.get(); }           // null when the store is disabled
   StoreConsumer* consumer() { return consumer_.get(); }  // null when not started
   Archiver* archiver() { return archiver_.get(); }       // null when the store is disabled
+  RollupConsumer* rollups() { return rollups_.get(); }   // null when not started ([rollup])
 
  private:
   Engine() = default;
@@ -50,6 +52,7 @@ class Engine {
   std::unique_ptr<EventStore> store_;
   std::unique_ptr<StoreConsumer> consumer_;
   std::unique_ptr<Archiver> archiver_;
+  std::unique_ptr<RollupConsumer> rollups_;
   std::thread archive_thread_;
   std::mutex archive_mu_;
   std::condition_variable archive_cv_;

@@ -87,6 +87,11 @@ Status Server::Start() {
   // Two query threads: the machine-sized default for a 2-core box; DuckDB parallelizes
   // inside each query. 64 queued at most, then 503.
   query_pool_ = std::make_unique<BlockingPool>(2, 64);
+  if (engine_->rollups() != nullptr) {
+    metric_reader_ =
+        std::make_unique<MetricReader>(engine_->store(), engine_->rollups(),
+                                       config_.metrics_max_points, config_.metrics_cache_entries);
+  }
   http_ = std::make_unique<HttpServer>(this, config_.io_threads);
   std::string host;
   uint16_t port;
@@ -267,6 +272,13 @@ void Server::Handle(HttpRequest req, Reply reply) {
           JsonError(http::status::conflict, "the store is disabled ([store] enabled)", v));
     }
     return HandleQuery(std::move(req), std::move(reply));
+  }
+  // Until API keys exist every request is the embedded mode's single tenant.
+  if (path.starts_with("/v1/metrics/")) {
+    return HandleMetricQuery(std::move(req), std::move(reply), "default");
+  }
+  if (path == "/v1/admin/metrics" || path.starts_with("/v1/admin/metrics/")) {
+    return HandleMetricAdmin(std::move(req), std::move(reply), "default");
   }
   answer(JsonError(http::status::not_found, "no route for " + std::string(path), v));
 }
@@ -608,6 +620,7 @@ HttpResponse Server::Metrics(unsigned version) {
   }
   RenderMetric(&out, "sluice_inflight_body_bytes", "gauge", "Request body bytes held in memory.",
                static_cast<double>(inflight_bytes_.load()));
+  RenderRollupMetrics(&out);
   HttpResponse res{http::status::ok, version};
   res.set(http::field::content_type, "text/plain; version=0.0.4");
   res.body() = std::move(out);

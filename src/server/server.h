@@ -16,6 +16,7 @@
 
 #include "common/config.h"
 #include "common/status.h"
+#include "rollup/metric_reader.h"
 #include "server/blocking_pool.h"
 #include "server/engine.h"
 #include "server/http_server.h"
@@ -55,6 +56,10 @@ class Server : public Router {
   void HandleSearch(HttpRequest req, Reply reply, const std::string& tenant);
   void HandleQuery(HttpRequest req, Reply reply);
   HttpResponse Metrics(unsigned version);
+  // GET /v1/metrics/{name}, /v1/admin/metrics[/{name}] (metrics_handlers.cc).
+  void HandleMetricQuery(HttpRequest req, Reply reply, const std::string& tenant);
+  void HandleMetricAdmin(HttpRequest req, Reply reply, const std::string& tenant);
+  void RenderRollupMetrics(std::string* out);
   // Non-empty reason while ingest must be refused with 503.
   std::string PressureReason() const;
   void MaintenanceLoop();
@@ -67,6 +72,7 @@ class Server : public Router {
   std::unique_ptr<HttpServer> http_;
   // Search and SQL run here, off the io threads (blocking_pool.h).
   std::unique_ptr<BlockingPool> query_pool_;
+  std::unique_ptr<MetricReader> metric_reader_;  // null when rollups are disabled
   ServerMetrics metrics_;
 
   std::atomic<uint64_t> inflight_bytes_{0};
