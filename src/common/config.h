@@ -54,7 +54,7 @@ struct Config {
 
   // [rollup] and [[metrics]] (SPEC §6): metrics kept current by the rollup consumer.
   bool rollup_enabled = true;
-  int rollup_batch_ms = 100;            // bounds metric freshness (SPEC §1.7)
+  int rollup_batch_ms = 250;            // bounds metric freshness (SPEC §1.7)
   uint64_t metrics_max_points = 10000;  // buckets per GET /v1/metrics answer
   uint64_t metrics_cache_entries = 1024;
   std::vector<MetricSpec> metrics;  // besides the built-ins

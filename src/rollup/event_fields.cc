@@ -33,6 +33,14 @@ bool EventFields::Find(std::string_view path, simdjson::dom::element* out) {
   return true;
 }
 
+void EventFields::TextInto(std::string_view field, std::string* out) {
+  if (field == "type") return out->assign(row_.type), void();
+  if (field == "source") return out->assign(row_.source), void();
+  if (field == "user_id") return out->assign(row_.user_id), void();
+  if (field == "anonymous_id") return out->assign(row_.anonymous_id), void();
+  *out = Text(field);
+}
+
 std::string EventFields::Text(std::string_view field) {
   if (field == "type") return std::string(row_.type);
   if (field == "source") return std::string(row_.source);

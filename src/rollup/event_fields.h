@@ -33,6 +33,8 @@ class EventFields {
   // The dimension value of `field`: strings as they are, numbers and booleans as JSON
   // text, objects and arrays minified; "" when missing or null.
   std::string Text(std::string_view field);
+  // The same into *out, reusing its capacity (the hot path of AddEvent).
+  void TextInto(std::string_view field, std::string* out);
   // The property at `field` if it is a JSON number.
   std::optional<double> Number(std::string_view field);
   // What `unique` counts by default: user_id, else anonymous_id ("" when neither).

@@ -28,6 +28,10 @@ int AddEvent(const std::vector<ActiveMetric>& metrics, simdjson::dom::parser* pa
              const EventRow& row, CellMap* minutes) {
   EventFields fields(parser, row);
   const int64_t minute = FloorTo(row.ts_us, kMinuteUs);
+  // Reused across events: most events land in a cell that exists already, and looking it
+  // up with a scratch key whose strings keep their capacity allocates nothing.
+  thread_local RollupKey key;
+  thread_local std::string unique_buf;
   int touched = 0;
   for (const ActiveMetric& m : metrics) {
     if (!m.tenant.empty() && m.tenant != row.tenant) continue;
@@ -37,13 +41,17 @@ int AddEvent(const std::vector<ActiveMetric>& metrics, simdjson::dom::parser* pa
       continue;
     }
     double value = 0;
-    std::string unique_key;
+    std::string_view unique_key;
     switch (spec.aggregate) {
       case MetricAggregate::kCount:
         break;
       case MetricAggregate::kUnique:
-        unique_key =
-            spec.property.empty() ? std::string(fields.User()) : fields.Text(spec.property);
+        if (spec.property.empty()) {
+          unique_key = fields.User();
+        } else {
+          unique_buf = fields.Text(spec.property);
+          unique_key = unique_buf;
+        }
         if (unique_key.empty()) continue;  // nothing to count for this event
         break;
       default: {
@@ -52,13 +60,19 @@ int AddEvent(const std::vector<ActiveMetric>& metrics, simdjson::dom::parser* pa
         value = *v;
       }
     }
-    RollupKey key;
-    key.tenant = std::string(row.tenant);
-    key.metric = spec.name;
+    key.tenant.assign(row.tenant);
+    key.metric.assign(spec.name);
     key.bucket_us = minute;
-    for (size_t i = 0; i < spec.dimensions.size(); ++i)
-      key.groups[i] = fields.Text(spec.dimensions[i]);
-    RollupCell& cell = (*minutes)[std::move(key)];
+    for (size_t i = 0; i < kMaxDimensions; ++i) {
+      if (i < spec.dimensions.size()) {
+        fields.TextInto(spec.dimensions[i], &key.groups[i]);
+      } else {
+        key.groups[i].clear();
+      }
+    }
+    auto it = minutes->find(key);
+    if (it == minutes->end()) it = minutes->emplace(key, RollupCell()).first;
+    RollupCell& cell = it->second;
     ++cell.count;
     if (spec.aggregate == MetricAggregate::kUnique) {
       cell.hll.Add(unique_key);

@@ -38,7 +38,7 @@ namespace sluice {
 
 struct RollupConsumerOptions {
   uint64_t batch_events = 100000;
-  int batch_ms = 100;  // a partial batch waits at most this long: bounds freshness
+  int batch_ms = 250;  // a partial batch waits at most this long: bounds freshness
   int idle_poll_ms = 5;
   // Metrics of every tenant: the built-ins and [[metrics]] from the config file.
   std::vector<MetricSpec> global_metrics = BuiltinMetrics();
