@@ -1,7 +1,8 @@
 // `sluice metrics NAME [--from --to --granularity --group-by --filter --tz] [--format
 // table|json|csv] [--url URL]` (SPEC §3.1): a metric's series from the rollups. Offline it
 // opens the data dir, brings the store and the rollups up to date with the log (and
-// finishes any backfill) and answers itself; with --url it asks GET /v1/metrics/{name}.
+// finishes any backfill: Engine::DrainToStore) and answers itself; with --url it asks
+// GET /v1/metrics/{name}.
 // Errors are one line on stderr, exit 1.
 #include <curl/curl.h>
 #include <simdjson.h>
@@ -102,6 +103,7 @@ int RunMetrics(const Config& config, const MetricsFlags& flags) {
   if (!s.ok()) return Fail(s.message());
   std::string out;
   {
+    // DrainToStore applied the log to the rollups; this one only serves definitions.
     RollupConsumer rollups((*engine)->log(), (*engine)->store(), RollupOptionsFromConfig(config));
     s = rollups.RunUntilCaughtUp();
     if (!s.ok()) return Fail(s.message());

@@ -291,7 +291,7 @@ std::string MetricResult::ToJson() const {
     if (i > 0) out += ',';
     AppendJsonString(&out, q.group_by[i]);
   }
-  out += "],\"series\":[";
+  out += std::string("],\"complete\":") + (complete ? "true" : "false") + ",\"series\":[";
   for (size_t s = 0; s < series.size(); ++s) {
     if (s > 0) out += ',';
     out += "{\"group\":{";

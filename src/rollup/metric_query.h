@@ -47,6 +47,9 @@ struct MetricSeries {
 struct MetricResult {
   MetricQuery query;
   std::vector<MetricSeries> series;
+  // False while the metric's backfill is running: windows before its definition may still
+  // be missing events.
+  bool complete = true;
 
   std::string ToJson() const;
   // Rows (t, group columns..., value) for the table/csv/json formats of `sluice query`.

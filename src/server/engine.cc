@@ -91,7 +91,11 @@ Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, bool start_co
 Status Engine::DrainToStore() {
   if (!store_) return Status::OK();
   StoreConsumer drain(log_.get(), store_.get(), ConsumerOptions(config_));
-  return drain.RunUntilCaughtUp();
+  SLUICE_RETURN_IF_ERROR(drain.RunUntilCaughtUp());
+  // Rollups too: offline imports then keep metrics current and the log unpinned.
+  if (!config_.rollup_enabled) return Status::OK();
+  RollupConsumer rollups(log_.get(), store_.get(), RollupOptionsFromConfig(config_));
+  return rollups.RunUntilCaughtUp();
 }
 
 void Engine::ArchiveLoop() {

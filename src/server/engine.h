@@ -28,7 +28,8 @@ class Engine {
   static Result<std::unique_ptr<Engine>> Open(const Config& config, bool start_consumer);
   ~Engine();
 
-  // Applies every durable log record to the store (offline use; no consumer thread).
+  // Applies every durable log record to the store and the rollups (offline use; no
+  // consumer thread).
   Status DrainToStore();
   // Final snapshot, consumer stop, log flush. Idempotent.
   Status Close();
