@@ -46,6 +46,12 @@ echo "$SINGLE"
 curl -s "$URL/metrics" | grep -E '^sluice_(dedupe_ids|dedupe_memory_bytes|store_rows_total|store_lag_bytes|log_fsyncs_total) ' || true
 stop_server
 
+echo "== sluice with rollups disabled (store on), to price the rollup consumer"
+start_server $'[rollup]\nenabled = false\n'
+PUSH_NOROLLUP=$("$BIN" bench --url "$URL" -c 8 -b 500 --event-bytes 230 -d "$DURATION" --json)
+echo "$PUSH_NOROLLUP"
+stop_server
+
 echo "== sluice with the store disabled (ingest path alone)"
 start_server $'[store]\nenabled = false\n'
 PUSH_NOSTORE=$("$BIN" bench --url "$URL" -c 8 -b 500 --event-bytes 230 -d "$DURATION" --json)
@@ -87,6 +93,25 @@ ARCHIVE_BYTES=$(find "$WORK/data/archive" -name '*.parquet' -printf '%s\n' | awk
 RAW_BYTES=$(stat -c %s "$WORK/old.ndjson")
 echo "archive: $ARCHIVE_BYTES bytes for $EVENTS events (raw NDJSON $RAW_BYTES bytes)"
 rm -f "$WORK/old.ndjson"
+
+echo "== rollups: consumer throughput, 7-day hourly metric vs raw SQL, storage (${ROLLUP_EVENTS:=10000000} events)"
+ROLLUP=$("$BUILD/rollup_bench" "$ROLLUP_EVENTS" "$WORK/rollup")
+echo "$ROLLUP"
+
+python3 - "$PUSH_NOROLLUP" "$ROLLUP" "$PUSH" <<'PY'
+import json, sys
+off, r, on = (json.loads(a) for a in sys.argv[1:4])
+print("\n| rollups | figure | notes |\n|---|---|---|")
+print(f"| HTTP push, rollups on vs off | {on['events_per_s']:,.0f} vs {off['events_per_s']:,.0f} ev/s | "
+      f"{100*(1-on['events_per_s']/off['events_per_s']):.1f}% slower with rollups (target <= 10%) |")
+print(f"| rollup consumer alone | {r['rollup_events_per_s']:,.0f} ev/s | store consumer {r['store_events_per_s']:,.0f} ev/s |")
+print(f"| 7-day hourly series by type, {r['events']:,} events | p99 {r['metric_p99_ms']:.2f} ms | p50 {r['metric_p50_ms']:.2f} ms; "
+      f"{r['series_groups']} groups x {r['series_points']} points; cached p99 {r['metric_cached_p99_ms']:.3f} ms |")
+print(f"| same aggregate as SQL over raw events | p99 {r['raw_sql_p99_ms']:.1f} ms | p50 {r['raw_sql_p50_ms']:.1f} ms; "
+      f"rollups {r['speedup_p50']:.0f}x faster at p50, {r['speedup_p99']:.0f}x at p99 (target >= 50x) |")
+print(f"| rollup storage / raw events | {100*r['rollup_storage_ratio']:.2f}% | {r['rollup_bytes']:,} B vs {r['raw_bytes']:,} B (target <= 2%) |")
+json.dump({"push_rollups_off": off, "push_rollups_on": on, "rollup_bench": r}, open("bench/last-run-rollup.json", "w"), indent=1)
+PY
 
 python3 - "$DUCK" "$PUSH" "$SINGLE" "$PUSH_NOSTORE" "$PUSH_RSS" "$IMPORT_SECS" "$EVENTS" "$DUCK_FILE" "$NOSTORE_RSS" \
   "$E2E" "$E2E_SECS" "$E2E_LAG_MAX" "$ARCHIVE_BYTES" "$RAW_BYTES" <<'PY'

@@ -7,7 +7,7 @@ BUILD=${1:-build-fuzz}
 SECONDS_EACH=${2:-60}
 status=0
 for bin in "$BUILD"/*_fuzz; do
-  [ -x "$bin" ] || continue
+  [ -f "$bin" ] && [ -x "$bin" ] || continue  # corpus-*_fuzz dirs match the glob too
   name=$(basename "$bin")
   corpus="$BUILD/corpus-$name"
   mkdir -p "$corpus"

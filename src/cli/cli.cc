@@ -88,6 +88,22 @@ int RunCli(int argc, char** argv) {
 
   TenancyCommands tenancy;
   tenancy.Register(app, add_common);
+  MetricsFlags metrics;
+  auto* metrics_cmd = app.add_subcommand("metrics", "a metric's time series from the rollups");
+  add_common(metrics_cmd);
+  metrics_cmd->add_option("name", metrics.name, "metric name (events, unique_users, ...)")
+      ->required();
+  metrics_cmd->add_option("--from", metrics.from,
+                          "start (RFC 3339 or unix time; default to - 24h)");
+  metrics_cmd->add_option("--to", metrics.to, "end, exclusive (default now)");
+  metrics_cmd->add_option("--granularity", metrics.granularity, "1m|5m|1h|1d (1h)");
+  metrics_cmd->add_option("--group-by", metrics.group_by, "dimensions, comma-separated");
+  metrics_cmd->add_option("--filter", metrics.filter, "dimension:value[,dimension:value]");
+  metrics_cmd->add_option("--tz", metrics.tz, "UTC offset for day boundaries, e.g. -08:00");
+  metrics_cmd->add_option("--format", metrics.format, "table|json|csv (table)")
+      ->check(CLI::IsMember({"table", "json", "csv"}));
+  metrics_cmd->add_option("--url", metrics.url, "ask a running server instead of the data dir");
+  metrics_cmd->add_option("--tenant", metrics.tenant, "tenant on the data dir (default)");
 
   BenchFlags bench;
   auto* bench_cmd = app.add_subcommand("bench", "load generator: POST events to a server");
@@ -141,6 +157,7 @@ int RunCli(int argc, char** argv) {
   }
   if (query_cmd->parsed()) return RunQuery(*config, query);
   if (tenancy.parsed()) return tenancy.Run(*config);
+  if (metrics_cmd->parsed()) return RunMetrics(*config, metrics);
   return 1;
 }
 

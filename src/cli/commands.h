@@ -40,6 +40,14 @@ struct QueryFlags {
   std::string tenant;  // offline only; empty = "default"
 };
 
+struct MetricsFlags {
+  std::string name;
+  std::string from, to, granularity, group_by, filter, tz;
+  std::string format = "table";
+  std::string url;
+  std::string tenant;  // offline only; empty = "default"
+};
+
 struct BenchFlags {
   std::string url = "http://127.0.0.1:8080";
   std::string api_key;  // sent as a Bearer token when set
@@ -63,6 +71,7 @@ int RunImport(const Config& config, const ImportFlags& flags);
 int RunExportIds(const Config& config, const ExportIdsFlags& flags);
 int RunQuery(const Config& config, const QueryFlags& flags);
 int RunBench(const BenchFlags& flags);
+int RunMetrics(const Config& config, const MetricsFlags& flags);
 int RunTier(const Config& config, const TierFlags& flags);
 
 }  // namespace sluice

@@ -4,6 +4,8 @@
 
 #include <toml++/toml.h>
 
+#include "common/metric_config.h"
+
 namespace sluice {
 namespace {
 
@@ -99,6 +101,13 @@ Result<Config> LoadConfig(const std::string& path) {
       ReadInt(t, f, "auth", "usage_interval_seconds", &c.usage_interval_seconds, 1));
   SLUICE_RETURN_IF_ERROR(ReadString(t, f, "server", "tls_cert_file", &c.tls_cert_file));
   SLUICE_RETURN_IF_ERROR(ReadString(t, f, "server", "tls_key_file", &c.tls_key_file));
+  SLUICE_RETURN_IF_ERROR(ReadBool(t, f, "rollup", "enabled", &c.rollup_enabled));
+  SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "rollup", "batch_ms", &c.rollup_batch_ms, 1));
+  SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "rollup", "max_points", &c.metrics_max_points, 1));
+  SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "rollup", "cache_entries", &c.metrics_cache_entries, 0));
+  if (const toml::node* m = t.get("metrics")) {
+    SLUICE_RETURN_IF_ERROR(ParseMetricTables(*m, f, &c.metrics));
+  }
   // Unknown keys are mistakes worth naming (a typo silently ignored is a config bug).
   static const char* known[][2] = {{"server", "listen"},
                                    {"server", "io_threads"},
@@ -127,8 +136,13 @@ Result<Config> LoadConfig(const std::string& path) {
                                    {"auth", "public_metrics"},
                                    {"auth", "usage_interval_seconds"},
                                    {"server", "tls_cert_file"},
-                                   {"server", "tls_key_file"}};
+                                   {"server", "tls_key_file"},
+                                   {"rollup", "enabled"},
+                                   {"rollup", "batch_ms"},
+                                   {"rollup", "max_points"},
+                                   {"rollup", "cache_entries"}};
   for (auto& [section, node] : t) {
+    if (section.str() == "metrics") continue;  // [[metrics]], parsed above
     const toml::table* st = node.as_table();
     if (st == nullptr) {
       return Status::InvalidArgument(

@@ -4,7 +4,9 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
+#include "common/metric_spec.h"
 #include "common/status.h"
 
 namespace sluice {
@@ -60,6 +62,12 @@ struct Config {
   // [server] TLS: both set = HTTPS only (PEM files).
   std::string tls_cert_file;
   std::string tls_key_file;
+  // [rollup] and [[metrics]] (SPEC §6): metrics kept current by the rollup consumer.
+  bool rollup_enabled = true;
+  int rollup_batch_ms = 250;            // bounds metric freshness (SPEC §1.7)
+  uint64_t metrics_max_points = 10000;  // buckets per GET /v1/metrics answer
+  uint64_t metrics_cache_entries = 1024;
+  std::vector<MetricSpec> metrics;  // besides the built-ins
 };
 
 // Loads `path` over the defaults. An empty path returns the defaults.

@@ -81,6 +81,12 @@ Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, bool start_co
       e->consumer_ =
           std::make_unique<StoreConsumer>(e->log_.get(), e->store_.get(), ConsumerOptions(config));
       SLUICE_RETURN_IF_ERROR(e->consumer_->Start());
+      if (config.rollup_enabled) {
+        e->rollups_ = std::make_unique<RollupConsumer>(e->log_.get(), e->store_.get(),
+                                                       RollupOptionsFromConfig(config));
+        e->rollups_->InstallCrashHookFromEnv();
+        SLUICE_RETURN_IF_ERROR(e->rollups_->Start());
+      }
       if (config.archive_enabled) {
         e->archive_thread_ = std::thread([engine = e.get()] { engine->ArchiveLoop(); });
       }
@@ -92,7 +98,11 @@ Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, bool start_co
 Status Engine::DrainToStore() {
   if (!store_) return Status::OK();
   StoreConsumer drain(log_.get(), store_.get(), ConsumerOptions(config_));
-  return drain.RunUntilCaughtUp();
+  SLUICE_RETURN_IF_ERROR(drain.RunUntilCaughtUp());
+  // Rollups too: offline imports then keep metrics current and the log unpinned.
+  if (!config_.rollup_enabled) return Status::OK();
+  RollupConsumer rollups(log_.get(), store_.get(), RollupOptionsFromConfig(config_));
+  return rollups.RunUntilCaughtUp();
 }
 
 void Engine::ArchiveLoop() {
@@ -128,6 +138,7 @@ Status Engine::Close() {
     archive_cv_.notify_all();
     archive_thread_.join();
   }
+  if (rollups_) rollups_->Stop();
   if (consumer_) consumer_->Stop();
   if (ingestor_) {
     Status s = ingestor_->Snapshot();
@@ -137,6 +148,7 @@ Status Engine::Close() {
     }
   }
   if (log_) log_->CollectGarbage();
+  rollups_.reset();
   consumer_.reset();
   archiver_.reset();
   store_.reset();

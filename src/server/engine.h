@@ -14,6 +14,7 @@
 #include "common/status.h"
 #include "ingest/ingestor.h"
 #include "log/log.h"
+#include "rollup/rollup_consumer.h"
 #include "server/data_dir.h"
 #include "store/archiver.h"
 #include "store/event_store.h"
@@ -29,7 +30,8 @@ class Engine {
   static Result<std::unique_ptr<Engine>> Open(const Config& config, bool start_consumer);
   ~Engine();
 
-  // Applies every durable log record to the store (offline use; no consumer thread).
+  // Applies every durable log record to the store and the rollups (offline use; no
+  // consumer thread).
   Status DrainToStore();
   // Final snapshot, consumer stop, log flush. Idempotent.
   Status Close();
@@ -41,6 +43,7 @@ class Engine {
   Archiver* archiver() { return archiver_.get(); }       // null when the store is disabled
   TenantRegistry* tenants() { return tenants_.get(); }
   SchemaRegistry* schemas() { return schemas_.get(); }
+  RollupConsumer* rollups() { return rollups_.get(); }   // null when not started ([rollup])
 
  private:
   Engine() = default;
@@ -56,6 +59,7 @@ class Engine {
   std::unique_ptr<EventStore> store_;
   std::unique_ptr<StoreConsumer> consumer_;
   std::unique_ptr<Archiver> archiver_;
+  std::unique_ptr<RollupConsumer> rollups_;
   std::thread archive_thread_;
   std::mutex archive_mu_;
   std::condition_variable archive_cv_;

@@ -100,6 +100,11 @@ Status Server::Start() {
   // Two query threads: the machine-sized default for a 2-core box; DuckDB parallelizes
   // inside each query. 64 queued at most, then 503.
   query_pool_ = std::make_unique<BlockingPool>(2, 64);
+  if (engine_->rollups() != nullptr) {
+    metric_reader_ =
+        std::make_unique<MetricReader>(engine_->store(), engine_->rollups(),
+                                       config_.metrics_max_points, config_.metrics_cache_entries);
+  }
   http_ = std::make_unique<HttpServer>(this, config_.io_threads);
   std::string host;
   uint16_t port;
@@ -369,6 +374,20 @@ void Server::Handle(HttpRequest req, Reply reply) {
   }
   if (path.substr(0, 10) == "/v1/admin/") {
     if (auto res = HandleTenancyAdmin(req, who)) return answer(std::move(*res));
+  }
+  if (path.starts_with("/v1/metrics/")) {
+    return HandleMetricQuery(std::move(req), std::move(reply), tenant);
+  }
+  if (path == "/v1/admin/metrics" || path.starts_with("/v1/admin/metrics/")) {
+    // A tenant admin defines its own metrics; an operator names the tenant.
+    auto scope = AdminTenant(who, QueryParam(target, "tenant"), /*optional=*/false);
+    if (!scope.ok()) {
+      return answer(JsonError(scope.status().code() == Status::Code::kInvalidArgument
+                                  ? http::status::bad_request
+                                  : http::status::forbidden,
+                              scope.status().message(), v));
+    }
+    return HandleMetricAdmin(std::move(req), std::move(reply), *scope);
   }
   answer(JsonError(http::status::not_found, "no route for " + std::string(path), v));
 }
@@ -822,6 +841,7 @@ HttpResponse Server::Metrics(unsigned version) {
   }
   RenderMetric(&out, "sluice_inflight_body_bytes", "gauge", "Request body bytes held in memory.",
                static_cast<double>(inflight_bytes_.load()));
+  RenderRollupMetrics(&out);
   HttpResponse res{http::status::ok, version};
   res.set(http::field::content_type, "text/plain; version=0.0.4");
   res.body() = std::move(out);

@@ -18,6 +18,7 @@
 #include "common/config.h"
 #include "common/status.h"
 #include "server/access_policy.h"
+#include "rollup/metric_reader.h"
 #include "server/blocking_pool.h"
 #include "server/engine.h"
 #include "server/http_server.h"
@@ -75,6 +76,10 @@ class Server : public Router {
   // Re-measures stored bytes per tenant when any tenant has a quota (maintenance thread).
   void MeasureStorage();
   HttpResponse Metrics(unsigned version);
+  // GET /v1/metrics/{name}, /v1/admin/metrics[/{name}] (metrics_handlers.cc).
+  void HandleMetricQuery(HttpRequest req, Reply reply, const std::string& tenant);
+  void HandleMetricAdmin(HttpRequest req, Reply reply, const std::string& tenant);
+  void RenderRollupMetrics(std::string* out);
   // Non-empty reason while ingest must be refused with 503.
   std::string PressureReason() const;
   void MaintenanceLoop();
@@ -87,6 +92,7 @@ class Server : public Router {
   std::unique_ptr<HttpServer> http_;
   // Search and SQL run here, off the io threads (blocking_pool.h).
   std::unique_ptr<BlockingPool> query_pool_;
+  std::unique_ptr<MetricReader> metric_reader_;  // null when rollups are disabled
   ServerMetrics metrics_;
   RateLimiter rate_limiter_;
   StorageMeter storage_;  // for stored-bytes quotas; measured only while one is set

@@ -1,0 +1,39 @@
+// The rollup tables in the store's DuckDB file: schema, and how a batch's cells merge into
+// the stored windows inside the caller's transaction (SPEC §4 "rollups", §6).
+//
+// rollup_1m and rollup_1h hold one row per (tenant, metric, window start, group values):
+// count, sum, min, max and the HyperLogLog registers (BLOB, unique metrics only). 5m is
+// merged from 1m and 1d from 1h at query time (metric_query.h); 1h is also kept on write
+// because a 7-day hourly series then reads 168 rows per group instead of 10,080.
+//
+// Merging a cell: the stored rows for the batch's keys are read back, merged in C++ (the
+// HLL merge is register-wise max, which SQL cannot express on a BLOB), deleted, and the
+// merged rows appended — all in the caller's transaction, so the commit that carries the
+// consumer offset carries exactly this batch's contribution. The tables have no primary
+// key: DuckDB's ART index on 1.4 makes delete-then-insert of a key in one transaction
+// fragile and every append slower, and keys are unique by this construction. Reads and the
+// delete are bounded by the batch's window range so zone maps skip older row groups.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/status.h"
+#include "rollup/rollup_cells.h"
+#include "store/duckdb_handle.h"
+
+namespace sluice {
+
+// Creates the rollup tables and rollup_metrics if missing.
+Status CreateRollupSchema(duck::Connection& con);
+
+// "rollup_1m" or "rollup_1h".
+const char* RollupTableName(int64_t width_us);
+
+// Merges `cells` (all of width `width_us`) into its table; the caller holds a transaction.
+Status MergeCells(duck::Connection& con, int64_t width_us, const CellMap& cells);
+
+// Reads a stored row's aggregate columns into a cell (query side).
+Status ReadCell(const duck::DataChunk& chunk, idx_t row, idx_t first_column, RollupCell* cell);
+
+}  // namespace sluice
