@@ -159,6 +159,10 @@ TEST_F(TenancyTest, EveryRouteDeniesMissingBadRevokedAndWrongRoleKeys) {
       {"POST", "/v1/admin/dead-letters/replay", "", acme_write},
       {"POST", "/v1/admin/rehydrate?from=2020-01-01T00:00:00Z&to=2020-01-02T00:00:00Z", "",
        acme_read},
+      {"GET", "/v1/metrics/events?from=2024-01-01T00:00:00Z&to=2024-01-02T00:00:00Z", "",
+       acme_write},
+      {"GET", "/v1/admin/metrics", "", acme_read},
+      {"POST", "/v1/admin/metrics", R"({"name":"m","aggregate":"count"})", acme_write},
       {"GET", "/v1/admin/tenants", "", acme_admin},
       {"POST", "/v1/admin/tenants", R"({"name":"evil"})", acme_admin},
       {"POST", "/v1/admin/archive", "", acme_admin},
@@ -266,6 +270,32 @@ TEST_F(TenancyTest, TenantsSeeOnlyTheirOwnEventsThroughEveryPath) {
   // Guessed filters from the other tenant find nothing.
   EXPECT_TRUE(SearchIds(globex, "&type=secret_acme_type").empty());
   EXPECT_TRUE(SearchIds(globex, "&prop.plan=acme-gold").empty());
+
+  // Metrics count each tenant's own events only (the rollups are kept per tenant).
+  const std::string day =
+      "/v1/metrics/events?granularity=1d&from=2024-01-01T00:00:00Z&to=2024-01-02T00:00:00Z";
+  auto total = [&](const std::string& key) {
+    for (int i = 0; i < 100; ++i) {
+      auto r = HttpGet(server_->url() + day, Auth(key));
+      EXPECT_EQ(r.status, 200) << r.body;
+      simdjson::dom::parser p;
+      simdjson::dom::element doc;
+      int64_t sum = 0;
+      if (!p.parse(r.body).get(doc)) {
+        for (auto series : doc["series"].get_array()) {
+          for (auto point : series["points"].get_array()) {
+            int64_t n;
+            if (!point["value"].get(n)) sum += n;
+          }
+        }
+      }
+      if (sum > 0 || i == 99) return sum;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return int64_t{0};
+  };
+  EXPECT_EQ(total(acme), 5);
+  EXPECT_EQ(total(globex), 4);
 
   // export-ids: a tenant key exports its own, whatever ?tenant= says.
   auto ids = HttpGet(server_->url() + "/v1/admin/event-ids?tenant=acme", Auth(globex));
