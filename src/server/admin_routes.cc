@@ -21,20 +21,10 @@ namespace sluice {
 namespace {
 
 HttpResponse ErrorFor(const Status& s, unsigned v) {
-  http::status code = http::status::internal_server_error;
-  switch (s.code()) {
-    case Status::Code::kInvalidArgument:
-      code = http::status::bad_request;
-      break;
-    case Status::Code::kNotFound:
-      code = http::status::not_found;
-      break;
-    case Status::Code::kPermissionDenied:
-      code = http::status::forbidden;
-      break;
-    default:
-      spdlog::error("admin request failed: {}", s.ToString());
-      return JsonError(code, "the request failed on the server", v);
+  const http::status code = HttpStatusFor(s);
+  if (code == http::status::internal_server_error) {
+    spdlog::error("admin request failed: {}", s.ToString());
+    return JsonError(code, "the request failed on the server", v);
   }
   return JsonError(code, s.message(), v);
 }

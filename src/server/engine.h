@@ -43,7 +43,7 @@ class Engine {
   Archiver* archiver() { return archiver_.get(); }       // null when the store is disabled
   TenantRegistry* tenants() { return tenants_.get(); }
   SchemaRegistry* schemas() { return schemas_.get(); }
-  RollupConsumer* rollups() { return rollups_.get(); }   // null when not started ([rollup])
+  RollupConsumer* rollups() { return rollups_.get(); }  // null when not started ([rollup])
 
  private:
   Engine() = default;

@@ -11,6 +11,27 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 using tcp = net::ip::tcp;
 
+http::status HttpStatusFor(const Status& s) {
+  switch (s.code()) {
+    case Status::Code::kInvalidArgument:
+      return http::status::bad_request;
+    case Status::Code::kUnauthenticated:
+      return http::status::unauthorized;
+    case Status::Code::kPermissionDenied:
+      return http::status::forbidden;
+    case Status::Code::kNotFound:
+      return http::status::not_found;
+    case Status::Code::kResourceExhausted:
+      return http::status::too_many_requests;
+    case Status::Code::kUnavailable:
+      return http::status::service_unavailable;
+    case Status::Code::kDeadlineExceeded:
+      return http::status::gateway_timeout;
+    default:
+      return http::status::internal_server_error;
+  }
+}
+
 HttpResponse JsonResponse(http::status status, std::string body, unsigned version) {
   HttpResponse res{status, version};
   res.set(http::field::content_type, "application/json");

@@ -84,6 +84,10 @@ class HttpServer {
   std::unique_ptr<boost::asio::ssl::context> tls_;  // null: plain HTTP
 };
 
+// The HTTP status of an expected failure: InvalidArgument 400, Unauthenticated 401,
+// PermissionDenied 403, NotFound 404, ResourceExhausted 429, Unavailable 503,
+// DeadlineExceeded 504, anything else 500.
+http::status HttpStatusFor(const Status& s);
 // A JSON answer; `body` is already JSON.
 HttpResponse JsonResponse(http::status status, std::string body, unsigned version = 11);
 // A JSON error body: {"error":"..."}; `message` is escaped.

@@ -13,31 +13,6 @@
 
 namespace sluice {
 
-namespace {
-
-HttpResponse Json(http::status status, std::string body, unsigned version) {
-  HttpResponse res{status, version};
-  res.set(http::field::content_type, "application/json");
-  res.body() = std::move(body);
-  res.prepare_payload();
-  return res;
-}
-
-http::status StatusFor(const Status& s) {
-  switch (s.code()) {
-    case Status::Code::kInvalidArgument:
-      return http::status::bad_request;
-    case Status::Code::kNotFound:
-      return http::status::not_found;
-    case Status::Code::kUnavailable:
-      return http::status::service_unavailable;
-    default:
-      return http::status::internal_server_error;
-  }
-}
-
-}  // namespace
-
 void Server::HandleMetricQuery(HttpRequest req, Reply reply, const std::string& tenant) {
   const unsigned v = req.version();
   const std::string route = "/v1/metrics";
@@ -145,15 +120,15 @@ void Server::HandleMetricAdmin(HttpRequest req, Reply reply, const std::string& 
       return answer(JsonError(http::status::not_found, "no metric named '" + name + "'", v));
     }
     if (name.empty()) body += "]}";
-    return answer(Json(http::status::ok, std::move(body), v));
+    return answer(JsonResponse(http::status::ok, std::move(body), v));
   }
   if (method == http::verb::post && name.empty()) {
     auto spec = MetricSpecFromJson(req.body());
     if (!spec.ok()) return answer(JsonError(http::status::bad_request, spec.status().message(), v));
     const bool queued = query_pool_->TrySubmit([answer, rollups, tenant, spec = *spec, v] {
       auto d = rollups->Define(tenant, spec);
-      if (!d.ok()) return answer(JsonError(StatusFor(d.status()), d.status().message(), v));
-      answer(Json(http::status::created, MetricDefinitionToJson(*d), v));
+      if (!d.ok()) return answer(JsonError(HttpStatusFor(d.status()), d.status().message(), v));
+      answer(JsonResponse(http::status::created, MetricDefinitionToJson(*d), v));
     });
     if (!queued) answer(JsonError(http::status::service_unavailable, "busy; retry shortly", v));
     return;
@@ -161,8 +136,8 @@ void Server::HandleMetricAdmin(HttpRequest req, Reply reply, const std::string& 
   if (method == http::verb::delete_ && !name.empty()) {
     const bool queued = query_pool_->TrySubmit([answer, rollups, tenant, name, v] {
       Status s = rollups->Drop(tenant, name);
-      if (!s.ok()) return answer(JsonError(StatusFor(s), s.message(), v));
-      answer(Json(http::status::ok, "{\"dropped\":true}", v));
+      if (!s.ok()) return answer(JsonError(HttpStatusFor(s), s.message(), v));
+      answer(JsonResponse(http::status::ok, "{\"dropped\":true}", v));
     });
     if (!queued) answer(JsonError(http::status::service_unavailable, "busy; retry shortly", v));
     return;

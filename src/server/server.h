@@ -17,8 +17,8 @@
 
 #include "common/config.h"
 #include "common/status.h"
-#include "server/access_policy.h"
 #include "rollup/metric_reader.h"
+#include "server/access_policy.h"
 #include "server/blocking_pool.h"
 #include "server/engine.h"
 #include "server/http_server.h"
