@@ -4,13 +4,11 @@
 // finishes any backfill: Engine::DrainToStore) and answers itself; with --url it asks
 // GET /v1/metrics/{name}.
 // Errors are one line on stderr, exit 1.
-#include <curl/curl.h>
-#include <simdjson.h>
-
 #include <cstdio>
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/server_client.h"
 #include "rollup/metric_reader.h"
 #include "rollup/rollup_consumer.h"
 #include "server/engine.h"
@@ -22,11 +20,6 @@ namespace {
 int Fail(const std::string& message) {
   std::fprintf(stderr, "sluice metrics: %s\n", message.c_str());
   return 1;
-}
-
-size_t Collect(char* p, size_t size, size_t n, void* out) {
-  static_cast<std::string*>(out)->append(p, size * n);
-  return size * n;
 }
 
 void Print(const std::string& body) {
@@ -49,35 +42,11 @@ QueryParams Params(const MetricsFlags& f) {
 }
 
 int OverHttp(const MetricsFlags& flags) {
-  CURL* c = curl_easy_init();
-  auto escape = [&](const std::string& s) {
-    char* e = curl_easy_escape(c, s.data(), static_cast<int>(s.size()));
-    std::string out(e);
-    curl_free(e);
-    return out;
-  };
-  std::string url = flags.url;
-  while (!url.empty() && url.back() == '/') url.pop_back();
-  url += "/v1/metrics/" + escape(flags.name) + "?format=" + flags.format;
-  for (const auto& [k, v] : Params(flags)) url += "&" + k + "=" + escape(v);
-  std::string body;
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, Collect);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-  const CURLcode rc = curl_easy_perform(c);
-  long code = 0;
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-  curl_easy_cleanup(c);
-  if (rc != CURLE_OK) return Fail(url + ": " + curl_easy_strerror(rc));
-  if (code != 200) {
-    simdjson::dom::parser parser;
-    std::string_view error;
-    if (parser.parse(body).get_object()["error"].get(error) == simdjson::SUCCESS) {
-      return Fail(std::string(error));
-    }
-    return Fail("server answered " + std::to_string(code));
-  }
-  Print(body);
+  std::string path = "/v1/metrics/" + UrlEscape(flags.name) + "?format=" + flags.format;
+  for (const auto& [k, v] : Params(flags)) path += "&" + k + "=" + UrlEscape(v);
+  ServerReply reply = CallServer("GET", flags.url, path);
+  if (!reply.ok()) return Fail(reply.error);
+  Print(reply.body);
   return std::fflush(stdout) == 0 ? 0 : 1;
 }
 
@@ -91,7 +60,6 @@ int RunMetrics(const Config& config, const MetricsFlags& flags) {
       return Fail(
           "--tenant works on the data dir only; a server takes the tenant from the API key");
     }
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     return OverHttp(flags);
   }
   auto engine = Engine::Open(config, /*start_consumer=*/false);
