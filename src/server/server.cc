@@ -428,8 +428,7 @@ Result<RequestPrincipal> Server::Identify(const http::request_header<>& req) con
 }
 
 TenantLimits Server::LimitsOf(const std::string& tenant) const {
-  auto info = engine_->tenants()->FindTenant(tenant);
-  return info ? info->limits : TenantLimits{};
+  return engine_->tenants()->LimitsOf(tenant);
 }
 
 HttpResponse Server::TooManyRequests(const std::string& what, const RateDecision& d, unsigned v) {

@@ -214,6 +214,14 @@ std::optional<TenantInfo> TenantRegistry::FindTenant(std::string_view name) cons
   return std::nullopt;
 }
 
+TenantLimits TenantRegistry::LimitsOf(std::string_view name) const {
+  std::shared_lock lock(mu_);
+  for (const TenantInfo& t : state_.tenants) {
+    if (t.name == name) return t.limits;
+  }
+  return TenantLimits{};
+}
+
 Result<std::string> TenantRegistry::CreateKey(const std::string& tenant, Role role,
                                               const std::string& name, ApiKeyInfo* info) {
   if (tenant == kOperatorTenant) {

@@ -77,6 +77,8 @@ class TenantRegistry {
   std::vector<TenantInfo> ListTenants() const;
   std::optional<TenantInfo> FindTenant(std::string_view name) const;
   bool TenantExists(std::string_view name) const { return FindTenant(name).has_value(); }
+  // The request path's read: no copy of anything but the limits (none for unknown names).
+  TenantLimits LimitsOf(std::string_view name) const;
 
   // Keys. CreateKey returns the secret, which is not kept.
   Result<std::string> CreateKey(const std::string& tenant, Role role, const std::string& name,
