@@ -138,6 +138,8 @@ Status TenantRegistry::Load() {
 }
 
 void TenantRegistry::Index() {
+  by_name_.clear();
+  for (size_t i = 0; i < state_.tenants.size(); ++i) by_name_[state_.tenants[i].name] = i;
   by_hash_.clear();
   active_keys_ = 0;
   for (size_t i = 0; i < state_.keys.size(); ++i) {
@@ -208,18 +210,15 @@ std::vector<TenantInfo> TenantRegistry::ListTenants() const {
 
 std::optional<TenantInfo> TenantRegistry::FindTenant(std::string_view name) const {
   std::shared_lock lock(mu_);
-  for (const TenantInfo& t : state_.tenants) {
-    if (t.name == name) return t;
-  }
-  return std::nullopt;
+  auto it = by_name_.find(name);
+  if (it == by_name_.end()) return std::nullopt;
+  return state_.tenants[it->second];
 }
 
 TenantLimits TenantRegistry::LimitsOf(std::string_view name) const {
   std::shared_lock lock(mu_);
-  for (const TenantInfo& t : state_.tenants) {
-    if (t.name == name) return t.limits;
-  }
-  return TenantLimits{};
+  auto it = by_name_.find(name);
+  return it == by_name_.end() ? TenantLimits{} : state_.tenants[it->second].limits;
 }
 
 Result<std::string> TenantRegistry::CreateKey(const std::string& tenant, Role role,
