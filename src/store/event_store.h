@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "ingest/connector_batch.h"
 #include "ingest/event.h"
 #include "store/duckdb_handle.h"
 
@@ -65,6 +66,18 @@ class EventStore {
   // on any error neither the rows nor the offset are visible, now or after a restart.
   Status AppendBatch(const std::vector<Event>& events, const std::string& consumer,
                      uint64_t new_offset);
+  // The same, also upserting pull-connector checkpoints into connector_checkpoints in that
+  // transaction: a checkpoint is durable in DuckDB exactly when the events it covers are,
+  // and survives the log segments that carried it being collected (SPEC §1.5).
+  Status AppendBatch(const std::vector<Event>& events,
+                     const std::vector<ConnectorCheckpoint>& checkpoints,
+                     const std::string& consumer, uint64_t new_offset);
+  // Checkpoints committed so far (tenant, connector, checkpoint) with updated_at_us.
+  struct StoredCheckpoint {
+    ConnectorCheckpoint checkpoint;
+    int64_t updated_at_us = 0;
+  };
+  Result<std::vector<StoredCheckpoint>> LoadConnectorCheckpoints();
   // Events of `tenant` in both tiers, or of all tenants when it is empty.
   Result<uint64_t> CountEvents(const std::string& tenant_or_empty);
   // Streams (tenant, event_id) of every stored event of `tenant_or_empty` (all tenants
@@ -104,8 +117,9 @@ class EventStore {
   // Limits DuckDB's file access to `roots` (EventStoreOptions::file_roots).
   Status RestrictFiles(const std::vector<std::string>& roots);
   // Everything AppendBatch does between BEGIN and COMMIT.
-  Status WriteBatch(const std::vector<Event>& events, const std::string& consumer,
-                    uint64_t new_offset);
+  Status WriteBatch(const std::vector<Event>& events,
+                    const std::vector<ConnectorCheckpoint>& checkpoints,
+                    const std::string& consumer, uint64_t new_offset);
 
   // Runs `sql` (one optional VARCHAR parameter) and returns its UBIGINT result, 0 if none.
   Result<uint64_t> QueryUInt64(const char* sql, const std::string* param);
