@@ -31,7 +31,7 @@ class CursorConnector : public PullConnector {
     stats_.polls.fetch_add(1, std::memory_order_relaxed);
     std::string cursor = checkpoint();
     std::set<std::string> seen;
-    bool restarted = false;
+    int restarts = 0;
     while (!stopped()) {
       const bool use_cursor = !cursor.empty();
       std::string url;
@@ -48,12 +48,13 @@ class CursorConnector : public PullConnector {
       auto outcome = Fetch(url, use_cursor, &response, &page);
       if (!outcome.ok()) return outcome.status();
       if (*outcome == FetchOutcome::kCursorExpired) {
-        if (restarted) return Status::Unavailable("cursor expired again right after a restart");
+        // Restarts make progress (the first page needs no cursor), but an upstream that
+        // expires cursors faster than we page would loop forever: end the poll instead.
+        if (++restarts > 10) return Status::Unavailable("cursor expired 10 times in one poll");
         spdlog::warn("connector={} cursor_expired=\"{}\" action=restart_from_start", config_.name,
                      cursor);
         cursor.clear();
         seen.clear();
-        restarted = true;
         continue;
       }
       for (const std::string& e : page.errors) {

@@ -48,8 +48,10 @@ class TimeWindowConnector : public PullConnector {
             config_.name, late, from);
       }
     }
+    // One poll covers up to now - lag as of its start; chasing the moving "now" would
+    // never end (there is always another microsecond).
+    const int64_t upper = Align(NowMicros() - lag_us);
     while (!stopped()) {
-      const int64_t upper = Align(NowMicros() - lag_us);
       if (upper <= from) {
         stats_.caught_up_at_us.store(NowMicros());
         return Status::OK();
@@ -112,7 +114,7 @@ class TimeWindowConnector : public PullConnector {
     const std::string keep = checkpoint();
     std::string cursor;
     std::set<std::string> seen;
-    bool restarted = false;
+    int restarts = 0;
     while (true) {
       if (stopped()) return Status::Unavailable("stopped");
       std::vector<std::pair<std::string, std::string>> extra = {
@@ -127,11 +129,12 @@ class TimeWindowConnector : public PullConnector {
       auto outcome = Fetch(url, !cursor.empty(), &response, &page);
       if (!outcome.ok()) return outcome.status();
       if (*outcome == FetchOutcome::kCursorExpired) {
-        if (restarted) return Status::Unavailable("cursor expired again right after a restart");
+        // Restarts make progress (the first page needs no cursor), but an upstream that
+        // expires cursors faster than we page would loop forever: end the poll instead.
+        if (++restarts > 10) return Status::Unavailable("cursor expired 10 times in one poll");
         spdlog::warn("connector={} cursor_expired action=restart_window", config_.name);
         cursor.clear();
         seen.clear();
-        restarted = true;
         continue;
       }
       for (const std::string& e : page.errors) {
