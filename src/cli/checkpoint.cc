@@ -50,7 +50,7 @@ int OverHttp(const CheckpointFlags& f, const std::string& name) {
   long code = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
   curl_easy_cleanup(c);
-  if (rc != CURLE_OK || code != 200) {
+  if (rc != CURLE_OK || (code != 200 && code != 202)) {
     std::fprintf(stderr, "sluice checkpoint: %s\n",
                  rc != CURLE_OK
                      ? curl_easy_strerror(rc)

@@ -19,6 +19,7 @@
 #include "query/event_search.h"
 #include "query/query_string.h"
 #include "query/sql_query.h"
+#include "server/connector_routes.h"
 
 namespace sluice {
 
@@ -87,6 +88,10 @@ Status Server::Start() {
   // Two query threads: the machine-sized default for a 2-core box; DuckDB parallelizes
   // inside each query. 64 queued at most, then 503.
   query_pool_ = std::make_unique<BlockingPool>(2, 64);
+  auto connector_configs = LoadConnectorsFromConfig(config_.path);
+  if (!connector_configs.ok()) return connector_configs.status();
+  connectors_ = std::make_unique<ConnectorRunner>(ingestor_, log_, engine_->store());
+  SLUICE_RETURN_IF_ERROR(connectors_->Start(*connector_configs));
   http_ = std::make_unique<HttpServer>(this, config_.io_threads);
   std::string host;
   uint16_t port;
@@ -132,7 +137,8 @@ Status Server::Shutdown() {
     http_->Stop();
   }
   stopping_.store(true);
-  query_pool_.reset();  // finishes queued queries before the store closes
+  if (connectors_) connectors_->Stop();  // their last pages commit before the engine closes
+  query_pool_.reset();                   // finishes queued queries before the store closes
   if (maintenance_.joinable()) maintenance_.join();
   spdlog::info("shutdown: HTTP stopped; closing the engine");
   if (engine_) result = engine_->Close();
@@ -257,6 +263,9 @@ void Server::Handle(HttpRequest req, Reply reply) {
           JsonError(http::status::conflict, "the store is disabled ([store] enabled)", v));
     }
     return HandleTier(std::string(path.substr(10)), std::move(req), std::move(reply));
+  }
+  if (path == "/v1/admin/connectors" || path.rfind("/v1/admin/connectors/", 0) == 0) {
+    return answer(HandleConnectorAdmin(connectors_.get(), req, "default"));
   }
   if (path == "/v1/query") {
     if (req.method() != http::verb::post) {
@@ -564,6 +573,7 @@ HttpResponse Server::Metrics(unsigned version) {
   std::string out;
   out.reserve(4096);
   metrics_.RenderRequests(&out);
+  if (connectors_) out += connectors_->MetricsText();
   RenderMetric(&out, "sluice_events_accepted_total", "counter",
                "Events newly stored (acknowledged after fsync).",
                static_cast<double>(metrics_.events_accepted.load()));

@@ -20,6 +20,7 @@
 #include "server/engine.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
+#include "sources/connector_runner.h"
 
 namespace sluice {
 
@@ -68,6 +69,7 @@ class Server : public Router {
   // Search and SQL run here, off the io threads (blocking_pool.h).
   std::unique_ptr<BlockingPool> query_pool_;
   ServerMetrics metrics_;
+  std::unique_ptr<ConnectorRunner> connectors_;  // [[connector]] tables of the config
 
   std::atomic<uint64_t> inflight_bytes_{0};
   std::atomic<uint64_t> free_disk_bytes_{UINT64_MAX};

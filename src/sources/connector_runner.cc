@@ -32,9 +32,13 @@ Status ConnectorRunner::Start(const std::vector<ConnectorConfig>& configs) {
 
 void ConnectorRunner::Loop(PullConnector* c) {
   while (!c->stopped()) {
-    c->stats().SetState("polling");
-    Status s = c->Poll();
+    Status s = c->ApplyRequestedCheckpoint();
+    if (s.ok()) {
+      c->stats().SetState("polling");
+      s = c->Poll();
+    }
     if (c->stopped()) break;
+    if (c->checkpoint_requested()) continue;  // the poll was cut short on purpose
     if (!s.ok()) {
       c->stats().SetError(s.message());
       c->stats().SetState("error");

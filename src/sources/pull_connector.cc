@@ -62,8 +62,36 @@ void PullConnector::Stop() {
 
 bool PullConnector::SleepUntil(std::chrono::steady_clock::time_point t) {
   std::unique_lock<std::mutex> l(mu_);
-  cv_.wait_until(l, t, [this] { return stop_.load(); });
-  return !stop_.load();
+  cv_.wait_until(l, t, [this] { return stop_.load() || requested_; });
+  return !stop_.load() && !requested_;
+}
+
+void PullConnector::RequestCheckpoint(std::string value) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    requested_ = true;
+    requested_value_ = std::move(value);
+  }
+  cv_.notify_all();
+}
+
+bool PullConnector::checkpoint_requested() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return requested_;
+}
+
+Status PullConnector::ApplyRequestedCheckpoint() {
+  std::string value;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!requested_) return Status::OK();
+    value = requested_value_;
+  }
+  SLUICE_RETURN_IF_ERROR(Commit({}, value));
+  spdlog::info("connector={} checkpoint_set=\"{}\"", config_.name, value);
+  std::lock_guard<std::mutex> l(mu_);
+  requested_ = false;
+  return Status::OK();
 }
 
 std::string PullConnector::checkpoint() const {
@@ -88,7 +116,6 @@ Result<PullConnector::FetchOutcome> PullConnector::Fetch(const std::string& url,
                                                          FetchResponse* response,
                                                          ExtractedPage* page) {
   while (true) {
-    if (stopped()) return Status::Unavailable("stopped");
     if (!SleepUntil(pacer_.NextAllowed())) return Status::Unavailable("stopped");
     const auto sent = std::chrono::steady_clock::now();
     pacer_.OnRequest(sent);

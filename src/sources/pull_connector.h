@@ -48,6 +48,13 @@ class PullConnector {
   // Sleeps until `t` or Stop(); false when stopped.
   bool SleepUntil(std::chrono::steady_clock::time_point t);
 
+  // Moves the checkpoint of a running connector (replay): the current poll ends at its
+  // next request and the runner commits `value` before the next poll.
+  void RequestCheckpoint(std::string value);
+  // Commits a requested checkpoint, if any, as an event-less connector batch.
+  Status ApplyRequestedCheckpoint();
+  bool checkpoint_requested() const;
+
   const ConnectorConfig& config() const { return config_; }
   ConnectorStats& stats() { return stats_; }
   std::string checkpoint() const;
@@ -81,6 +88,8 @@ class PullConnector {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::string checkpoint_;  // guarded by mu_
+  bool requested_ = false;  // guarded by mu_
+  std::string requested_value_;
   std::atomic<bool> stop_{false};
 };
 
