@@ -32,13 +32,13 @@ Status ExpandEnv(const std::string& where, const std::string& key, std::string* 
     if (s->compare(i, 2, "${") == 0) {
       size_t end = s->find('}', i);
       if (end == std::string::npos) {
-        return Status::InvalidArgument(fmt::format("{} {}: unterminated ${{", where, key));
+        return Status::InvalidArgument(fmt::format("{}: {} has an unterminated ${{", where, key));
       }
       std::string var = s->substr(i + 2, end - i - 2);
       const char* v = std::getenv(var.c_str());
       if (v == nullptr) {
         return Status::InvalidArgument(
-            fmt::format("{} {}: environment variable {} is not set", where, key, var));
+            fmt::format("{}: {} names environment variable {}, which is not set", where, key, var));
       }
       out += v;
       i = end + 1;
