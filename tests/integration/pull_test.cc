@@ -166,7 +166,7 @@ INSTANTIATE_TEST_SUITE_P(Styles, RateLimitStyleTest,
 
 TEST_F(PullTest, LinkHeaderCursorAndTooManyRequestsAreRecovered) {
   SimOptions o;
-  o.events = 200;
+  o.events = 300;
   o.link_header = true;
   o.rate_limit = 10;
   o.rate_headers = "none";  // no budget configured either: 429 + Retry-After must be obeyed
@@ -317,7 +317,8 @@ TEST_F(PullTest, CheckpointShowAndSetReplayWithoutDuplicates) {
   ASSERT_EQ(Pull(conn).exit_code, 0);
   auto show = RunSluice({"checkpoint", "show", conn, "--data-dir", data_, "--config", config_});
   ASSERT_EQ(show.exit_code, 0) << show.err;
-  EXPECT_EQ(show.out.rfind("p100.", 0), 0u) << show.out;
+  // The last page had no next cursor: resume re-reads it (harmless, deduped).
+  EXPECT_EQ(show.out.rfind("p80.", 0), 0u) << show.out;
   // Back to the start: everything is re-pulled, nothing is stored twice.
   auto set = RunSluice({"checkpoint", "set", "cp", "", "--data-dir", data_, "--config", config_});
   ASSERT_EQ(set.exit_code, 0) << set.err;

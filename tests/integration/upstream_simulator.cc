@@ -303,8 +303,9 @@ UpstreamSimulator::Reply UpstreamSimulator::Stream(std::map<std::string, std::st
     if (!records.empty()) records += ',';
     records += RecordJson(events_[i], i);
   }
+  // No next cursor on the last page (has_more = false), like most APIs.
   std::string next =
-      start >= events_.size() ? "" : "p" + std::to_string(end) + ".t" + std::to_string(now_ms);
+      end >= events_.size() ? "" : "p" + std::to_string(end) + ".t" + std::to_string(now_ms);
   if (o_.link_header && !next.empty()) {
     r.headers.push_back("Link: <http://127.0.0.1:" + std::to_string(port_) + "/stream?limit=" +
                         std::to_string(limit) + "&cursor=" + next + ">; rel=\"next\"");
