@@ -46,7 +46,9 @@ struct ConnectorConfig {
   std::string next_cursor_path = "/next_cursor";
   bool cursor_from_link_header = false;  // next_cursor_from = "link"
   std::vector<int> cursor_expired_status = {400, 404, 410};
-  std::string cursor_expired_body = "expired";  // case-insensitive substring
+  // Case-insensitive substring of the body; empty = any of "expired", "unknown cursor",
+  // "invalid cursor" (what Stripe-, Slack- and GitHub-like APIs say).
+  std::string cursor_expired_body;
 
   // Time window.
   std::string from_param = "from";

@@ -27,6 +27,14 @@ bool ContainsIgnoreCase(std::string_view hay, std::string_view needle) {
 
 }  // namespace
 
+bool PullConnector::CursorGone(std::string_view body) const {
+  if (!config_.cursor_expired_body.empty()) {
+    return ContainsIgnoreCase(body, config_.cursor_expired_body);
+  }
+  return ContainsIgnoreCase(body, "expired") || ContainsIgnoreCase(body, "unknown cursor") ||
+         ContainsIgnoreCase(body, "invalid cursor");
+}
+
 std::unique_ptr<PullConnector> PullConnector::Create(const ConnectorConfig& config,
                                                      Ingestor* ingestor, Log* log,
                                                      std::string checkpoint) {
@@ -134,7 +142,7 @@ Result<PullConnector::FetchOutcome> PullConnector::Fetch(const std::string& url,
                  std::find(config_.cursor_expired_status.begin(),
                            config_.cursor_expired_status.end(),
                            code) != config_.cursor_expired_status.end() &&
-                 ContainsIgnoreCase(r->body, config_.cursor_expired_body)) {
+                 CursorGone(r->body)) {
         stats_.cursor_expired.fetch_add(1, std::memory_order_relaxed);
         *response = std::move(*r);
         retry_.Reset();

@@ -73,6 +73,8 @@ class PullConnector {
   // Counts new events in *stored (may be null).
   Status Commit(const std::vector<PulledRecord>& records, const std::string& checkpoint,
                 size_t* stored = nullptr);
+  // Whether an error body says the cursor expired or is unknown (cursor_expired_body).
+  bool CursorGone(std::string_view body) const;
   // url + configured params + `extra` (already escaped values are escaped here).
   std::string BuildUrl(const std::vector<std::pair<std::string, std::string>>& extra);
 

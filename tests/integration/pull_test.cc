@@ -325,6 +325,12 @@ TEST_F(PullTest, CheckpointShowAndSetReplayWithoutDuplicates) {
   auto r = Pull(conn);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("0 new, 100 duplicates"), std::string::npos) << r.err;
+  // A cursor upstream does not know (400 "unknown cursor") restarts from the start.
+  set = RunSluice({"checkpoint", "set", "cp", "bogus", "--data-dir", data_, "--config", config_});
+  ASSERT_EQ(set.exit_code, 0) << set.err;
+  r = Pull(conn);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("cursor_expired=\"bogus\""), std::string::npos) << r.err;
   ExpectExactlyOnce(Stored("cp"), sim.ids());
 }
 
