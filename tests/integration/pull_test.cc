@@ -145,6 +145,19 @@ TEST_F(PullTest, CursorStreamWithEveryQuirkStoresEachEventOnce) {
   EXPECT_EQ(Stored("cur").size(), 600u);
 }
 
+TEST_F(PullTest, SlowResponsesTimeOutAndAreRetried) {
+  SimOptions o;
+  o.events = 200;
+  o.slow_prob = 0.15;
+  o.slow_ms = 1500;
+  UpstreamSimulator sim(o);
+  auto r = Pull(Connector("slow", CursorToml(sim, "timeout_seconds = 0.3\n")));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ExpectExactlyOnce(Stored("slow"), sim.ids());
+  EXPECT_GT(sim.slowed.load(), 0u);
+  EXPECT_EQ(r.err.find(" 0 retries"), std::string::npos) << r.err;
+}
+
 class RateLimitStyleTest : public PullTest, public ::testing::WithParamInterface<const char*> {};
 
 TEST_P(RateLimitStyleTest, PacesWithoutA429) {

@@ -135,6 +135,7 @@ void UpstreamSimulator::Serve(int fd) {
     std::string target = head.substr(sp1 + 1, sp2 - sp1 - 1);
     requests.fetch_add(1);
     Reply r = Route(target);
+    if (r.slow) std::this_thread::sleep_for(std::chrono::milliseconds(o_.slow_ms));
     if (r.fault == Reply::kReset) {
       // Close with unread data pending -> RST on most stacks; either way no response.
       struct linger lg {
@@ -158,7 +159,7 @@ void UpstreamSimulator::Serve(int fd) {
     }
     size_t off = 0;
     while (off < out.size()) {
-      ssize_t n = write(fd, out.data() + off, out.size() - off);
+      ssize_t n = send(fd, out.data() + off, out.size() - off, MSG_NOSIGNAL);
       if (n <= 0) break;
       off += static_cast<size_t>(n);
     }
@@ -254,6 +255,10 @@ UpstreamSimulator::Reply UpstreamSimulator::Route(const std::string& target) {
   }
   page.headers.insert(page.headers.begin(), r.headers.begin(), r.headers.end());
   page.fault = r.fault;
+  if (u(rng_) < o_.slow_prob) {
+    slowed.fetch_add(1);
+    page.slow = true;
+  }
   return page;
 }
 

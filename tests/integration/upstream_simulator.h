@@ -9,9 +9,9 @@
 // Quirks: silently capped pages, cursor expiry (by age or at random), rate limits with
 // X-RateLimit-* (reset as seconds-until or as epoch), RateLimit-* or no headers and a 429
 // (with Retry-After) when exceeded, 5xx bursts, truncated bodies, connection resets,
-// garbled JSON, mixed timestamp formats (RFC 3339 strings beside unix-ms integers),
-// records repeated across pages, late arrivals (visible only some time after their
-// timestamp). Each connection gets its own thread; keep-alive is supported.
+// garbled JSON, responses slower than the client's timeout, mixed timestamp formats (RFC 3339
+// strings beside unix-ms integers), records repeated across pages, late arrivals (visible only some
+// time after their timestamp). Each connection gets its own thread; keep-alive is supported.
 #pragma once
 
 #include <atomic>
@@ -35,7 +35,9 @@ struct SimOptions {
   int rate_limit = 0;           // requests per window (0 = unlimited)
   double window_s = 1;          // windows are aligned to multiples of window_s since the epoch
   std::string rate_headers = "x-epoch";  // x-epoch | x-delta | draft | none
-  double fail_prob = 0;      // 503, truncated body, reset, garbled JSON: one quarter each
+  double fail_prob = 0;  // 503, truncated body, reset, garbled JSON: one quarter each
+  double slow_prob = 0;  // a response is held back slow_ms (client timeouts)
+  int slow_ms = 2000;
   double repeat_prob = 0;    // a page starts with the previous page's last record
   bool mixed_ts = true;      // every other record's ts is unix ms instead of RFC 3339
   bool link_header = false;  // next cursor in a Link header instead of the body
@@ -60,7 +62,7 @@ class UpstreamSimulator {
   // Snapshot feed contents: id -> fields (flat string map).
   void SetEntities(std::map<std::string, std::map<std::string, std::string>> entities);
 
-  std::atomic<uint64_t> requests{0}, too_many{0}, injected_failures{0}, expiries{0};
+  std::atomic<uint64_t> requests{0}, too_many{0}, injected_failures{0}, expiries{0}, slowed{0};
 
  private:
   struct Ev {
@@ -74,6 +76,7 @@ class UpstreamSimulator {
     std::string content_type = "application/json";
     std::vector<std::string> headers;
     enum { kNormal, kTruncate, kReset, kGarble } fault = kNormal;
+    bool slow = false;
   };
   void Accept();
   void Serve(int fd);
