@@ -403,5 +403,60 @@ TEST_F(PullTest, ServeRunsConnectorsIsolatedWithStatusMetricsAndReplay) {
   ExpectExactlyOnce(Stored("live"), sim.ids());
 }
 
+TEST_F(PullTest, TimeWindowKillNineRoundsThenResumeStoresEachEventOnce) {
+  SimOptions o;
+  o.seed = 5;
+  o.events = 400;
+  o.span_s = 2.5;
+  o.late_max_s = 0.3;
+  o.page_cap = 5;  // many pages per window, so kills land mid-window
+  o.fail_prob = 0.05;
+  UpstreamSimulator sim(o);
+  const std::string conn = Connector("wkill", WindowToml(sim, 0.5, 0));
+  std::mt19937 rng(777);
+  for (int round = 0; round < 6; ++round) {
+    pid_t pid = Spawn({"pull", conn, "--no-progress", "--data-dir", data_, "--config", config_});
+    std::this_thread::sleep_for(std::chrono::milliseconds(200 + rng() % 400));
+    kill(pid, SIGKILL);
+    Wait(pid);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // all visible, past the lag
+  auto r = Pull(conn);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ExpectExactlyOnce(Stored("wkill"), sim.ids());
+}
+
+TEST_F(PullTest, ServeShowsCurrentAndHistoricalSnapshotEntities) {
+  UpstreamSimulator sim(SimOptions{.events = 0});
+  sim.SetEntities({{"a", {{"v", "1"}}}, {"b", {{"v", "1"}}}});
+  std::string config = std::string(kConfig) + "[[connector]]\nname = \"snap\"\n" +
+                       "kind = \"snapshot\"\nurl = \"" + sim.url("/feed.json") +
+                       "\"\nrecords_path = \"/entities\"\npoll_interval_seconds = 0.1\n";
+  ServerProcess server(data_, config);
+  ASSERT_TRUE(server.Start()) << server.log_text();
+  auto wait_for = [&](const std::string& query, const std::string& needle) {
+    HttpResult r;
+    for (int i = 0; i < 100; ++i) {
+      r = HttpGet(server.url() + "/v1/admin/connectors/snap/entities" + query);
+      if (r.body.find(needle) != std::string::npos) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return r;
+  };
+  auto all = wait_for("?state=all", "\"id\":\"b\"");
+  ASSERT_EQ(all.status, 200) << all.body;
+  sim.SetEntities({{"a", {{"v", "2"}}}});
+  all = wait_for("?state=all", "\"stale\":true");
+  EXPECT_NE(all.body.find("\"id\":\"b\""), std::string::npos) << all.body;  // never deleted
+  EXPECT_NE(all.body.find("\"last_seen_at\""), std::string::npos) << all.body;
+  auto current = HttpGet(server.url() + "/v1/admin/connectors/snap/entities?state=current");
+  EXPECT_NE(current.body.find("\"id\":\"a\""), std::string::npos) << current.body;
+  EXPECT_EQ(current.body.find("\"id\":\"b\""), std::string::npos) << current.body;
+  EXPECT_EQ(HttpGet(server.url() + "/v1/admin/connectors/nope").status, 404);
+  EXPECT_EQ(server.Stop(), 0) << server.log_text();
+  // History: a v1, b v1, a v2 and b's stale marker.
+  EXPECT_EQ(Stored("snap").size(), 4u);
+}
+
 }  // namespace
 }  // namespace sluice::test
