@@ -46,7 +46,8 @@ std::string Run(const std::string& cmd) {
 std::string ConnectorToml(const std::string& name, const UpstreamSimulator& sim, int p) {
   return "name = \"" + name + "\"\nkind = \"cursor\"\nurl = \"" + sim.url("/stream") +
          "\"\nrecords_path = \"/data\"\nid_path = \"/id\"\ntimestamp_path = \"/ts\"\n"
-         "page_size = " + std::to_string(2 * p) +
+         "page_size = " +
+         std::to_string(2 * p) +
          "\nretry_initial_ms = 20\nretry_max_ms = 1000\npoll_interval_seconds = 0.5\n";
 }
 
@@ -82,14 +83,11 @@ int Cursor(const std::string& bin, int r, double w, int p, int windows, double f
   UpstreamSimulator sim(o);
   char tmpl[] = "/tmp/sluice-pullbench-XXXXXX";
   std::string dir = mkdtemp(tmpl);
-  {
-    std::ofstream(dir + "/c.toml") << ConnectorToml("bench", sim, p);
-  }
+  { std::ofstream(dir + "/c.toml") << ConnectorToml("bench", sim, p); }
   const auto t0 = std::chrono::steady_clock::now();
-  std::string err = Run(bin + " pull " + dir + "/c.toml --once --no-progress --data-dir " + dir +
-                        "/data 2>&1");
-  const double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::string err =
+      Run(bin + " pull " + dir + "/c.toml --once --no-progress --data-dir " + dir + "/data 2>&1");
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::string ids = Run(bin + " export-ids --data-dir " + dir + "/data");
   std::set<std::string> uniq;
   size_t lines = 0;
@@ -109,7 +107,8 @@ int Cursor(const std::string& bin, int r, double w, int p, int windows, double f
       r, w, p, windows, fail, o.events, secs, rate, target, rate / target,
       static_cast<unsigned long long>(sim.too_many.load()),
       static_cast<unsigned long long>(sim.injected_failures.load()), exact ? "true" : "false");
-  if (!exact) std::fprintf(stderr, "stored %zu ids (%zu unique)\n%s\n", lines, uniq.size(), err.c_str());
+  if (!exact)
+    std::fprintf(stderr, "stored %zu ids (%zu unique)\n%s\n", lines, uniq.size(), err.c_str());
   return exact ? 0 : 1;
 }
 
