@@ -426,6 +426,31 @@ TEST_F(PullTest, TimeWindowKillNineRoundsThenResumeStoresEachEventOnce) {
   ExpectExactlyOnce(Stored("wkill"), sim.ids());
 }
 
+// serve's connectors resume from the same durable checkpoint after kill -9, and a
+// foreground `sluice pull` of the same connector continues where serve stopped.
+TEST_F(PullTest, ServeKillNineRoundsThenPullFinishesExactlyOnce) {
+  SimOptions o;
+  o.seed = 3;
+  o.events = 2000;
+  o.page_cap = 20;
+  o.rate_limit = 50;
+  o.repeat_prob = 0.1;
+  UpstreamSimulator sim(o);
+  const std::string body = CursorToml(sim, "poll_interval_seconds = 0.2\n");
+  std::string config = std::string(kConfig) + "[[connector]]\nname = \"sk\"\n" + body;
+  std::mt19937 rng(4242);
+  for (int round = 0; round < 3; ++round) {
+    ServerProcess server(data_, config);
+    ASSERT_TRUE(server.Start()) << server.log_text();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200 + rng() % 400));
+    server.Kill();
+  }
+  auto r = Pull(Connector("sk", body));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("2000 records, 2000 new"), std::string::npos) << r.err;
+  ExpectExactlyOnce(Stored("sk"), sim.ids());
+}
+
 TEST_F(PullTest, ServeShowsCurrentAndHistoricalSnapshotEntities) {
   UpstreamSimulator sim(SimOptions{.events = 0});
   sim.SetEntities({{"a", {{"v", "1"}}}, {"b", {{"v", "1"}}}});
