@@ -32,6 +32,7 @@ int OverHttp(const CheckpointFlags& f, const std::string& name) {
   while (!url.empty() && url.back() == '/') url.pop_back();
   url += "/v1/admin/connectors";
   std::string body;
+  if (f.action == "show" && !name.empty()) url += "/" + name;
   if (f.action == "set") {
     url += "/" + name + "/checkpoint";
     std::string escaped;

@@ -388,6 +388,9 @@ TEST_F(PullTest, ServeRunsConnectorsIsolatedWithStatusMetricsAndReplay) {
   EXPECT_NE(
       metrics.body.find("sluice_connector_retries_total{tenant=\"default\",connector=\"down\"}"),
       std::string::npos);
+  auto show = RunSluice({"checkpoint", "show", "live", "--url", server.url()});
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  EXPECT_NE(show.out.find("\"checkpoint\":\"p380."), std::string::npos) << show.out;
   // Replay from the start over HTTP: every record comes again as a duplicate.
   auto set = RunSluice({"checkpoint", "set", "live", "", "--url", server.url()});
   ASSERT_EQ(set.exit_code, 0) << set.err;
