@@ -14,8 +14,9 @@
 namespace sluice {
 
 enum class RecordType : uint8_t {
-  kEventBatch = 1,      // payload: an encoded event batch (ingest/event_codec.h)
-  kConnectorBatch = 2,  // payload: connector name + checkpoint + event batch (later)
+  kEventBatch = 1,  // payload: an encoded event batch (ingest/event_codec.h)
+  kConnectorBatch =
+      2,  // payload: tenant + connector + checkpoint + event batch (ingest/connector_batch.h)
 };
 
 constexpr uint32_t kLogHeaderSize = 9;
