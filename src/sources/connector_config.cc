@@ -182,6 +182,7 @@ Result<ConnectorConfig> ParseTable(const toml::table& t, const std::string& file
   }
   SLUICE_RETURN_IF_ERROR(r.String("cursor_param", &c.cursor_param));
   SLUICE_RETURN_IF_ERROR(r.String("next_cursor_path", &c.next_cursor_path));
+  SLUICE_RETURN_IF_ERROR(r.String("resume_param", &c.resume_param));
   std::string next_from = "body";
   SLUICE_RETURN_IF_ERROR(r.String("next_cursor_from", &next_from));
   if (next_from != "body" && next_from != "link") {

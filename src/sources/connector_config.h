@@ -44,6 +44,10 @@ struct ConnectorConfig {
   // Cursor stream.
   std::string cursor_param = "cursor";
   std::string next_cursor_path = "/next_cursor";
+  // When set, an expired cursor resumes with `resume_param=<id of the newest record
+  // stored>` (Stripe's starting_after, many APIs' after_id) instead of from the start;
+  // the checkpoint then carries that id too ("cursor<TAB>id").
+  std::string resume_param;
   bool cursor_from_link_header = false;  // next_cursor_from = "link"
   std::vector<int> cursor_expired_status = {400, 404, 410};
   // Case-insensitive substring of the body; empty = any of "expired", "unknown cursor",

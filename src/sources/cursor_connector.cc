@@ -8,8 +8,9 @@
 //  - a cursor seen twice in one poll is a loop: the poll ends (counted in cursor_loops)
 //    and the next poll starts again from the durable checkpoint;
 //  - an expired or unknown cursor (configured status + body match) restarts from the last
-//    position upstream still knows: the stream's start, since an opaque cursor cannot be
-//    rebuilt; records fetched again are duplicates and dedupe drops them;
+//    position upstream still knows: just after the newest stored record when the API takes
+//    one (resume_param), else the stream's start, since an opaque cursor cannot be rebuilt;
+//    records fetched again are duplicates and dedupe drops them;
 //  - records repeated across pages: the same event_id, deduped.
 #include <spdlog/spdlog.h>
 
@@ -29,7 +30,14 @@ class CursorConnector : public PullConnector {
 
   Status Poll() override {
     stats_.polls.fetch_add(1, std::memory_order_relaxed);
-    std::string cursor = checkpoint();
+    // Position: the cursor, else (resume_param) just after the newest stored id, else the
+    // start of the stream.
+    std::string cursor = checkpoint(), last_id;
+    if (size_t tab = cursor.find('\t'); tab != std::string::npos) {
+      last_id = cursor.substr(tab + 1);
+      cursor.resize(tab);
+    }
+    std::string resume_after = cursor.empty() && !config_.resume_param.empty() ? last_id : "";
     std::set<std::string> seen;
     int restarts = 0;
     while (!stopped()) {
@@ -41,6 +49,9 @@ class CursorConnector : public PullConnector {
         std::vector<std::pair<std::string, std::string>> extra = {
             {config_.limit_param, std::to_string(config_.page_size)}};
         if (use_cursor) extra.emplace_back(config_.cursor_param, cursor);
+        if (!use_cursor && !resume_after.empty()) {
+          extra.emplace_back(config_.resume_param, resume_after);
+        }
         url = BuildUrl(extra);
       }
       FetchResponse response;
@@ -51,8 +62,9 @@ class CursorConnector : public PullConnector {
         // Restarts make progress (the first page needs no cursor), but an upstream that
         // expires cursors faster than we page would loop forever: end the poll instead.
         if (++restarts > 10) return Status::Unavailable("cursor expired 10 times in one poll");
-        spdlog::warn("connector={} cursor_expired=\"{}\" action=restart_from_start", config_.name,
-                     cursor);
+        resume_after = config_.resume_param.empty() ? "" : last_id;
+        spdlog::warn("connector={} cursor_expired=\"{}\" action={}", config_.name, cursor,
+                     resume_after.empty() ? "restart_from_start" : "resume_after:" + resume_after);
         cursor.clear();
         seen.clear();
         continue;
@@ -71,11 +83,15 @@ class CursorConnector : public PullConnector {
         caught_up = true;
         next.clear();
       }
-      const std::string new_checkpoint = next.empty() || next == cursor ? cursor : next;
+      const std::string new_cursor = next.empty() || next == cursor ? cursor : next;
+      if (!page.records.empty()) last_id = page.records.back().id;
+      const std::string new_checkpoint =
+          config_.resume_param.empty() ? new_cursor : new_cursor + "\t" + last_id;
       if (!page.records.empty() || new_checkpoint != checkpoint()) {
         SLUICE_RETURN_IF_ERROR(Commit(page.records, new_checkpoint));
       }
-      cursor = new_checkpoint;
+      if (!new_cursor.empty()) resume_after.clear();  // a cursor again: resume no longer needed
+      cursor = new_cursor;
       if (caught_up) {
         stats_.caught_up_at_us.store(NowMicros());
         return Status::OK();

@@ -158,6 +158,23 @@ TEST_F(PullTest, SlowResponsesTimeOutAndAreRetried) {
   EXPECT_EQ(r.err.find(" 0 retries"), std::string::npos) << r.err;
 }
 
+TEST_F(PullTest, ExpiredCursorResumesAfterTheNewestStoredId) {
+  SimOptions o;
+  o.events = 600;
+  o.page_cap = 20;
+  o.expire_prob = 0.2;
+  o.max_random_expiries = 5;
+  o.mixed_ts = false;
+  UpstreamSimulator sim(o);
+  auto r = Pull(Connector("res", CursorToml(sim, "resume_param = \"after_id\"\n")));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ExpectExactlyOnce(Stored("res"), sim.ids());
+  EXPECT_EQ(sim.expiries.load(), 5u);
+  EXPECT_NE(r.err.find("action=resume_after:e"), std::string::npos) << r.err;
+  // Nothing fetched twice: each restart began right after the last stored record.
+  EXPECT_NE(r.err.find("600 records, 600 new, 0 duplicates"), std::string::npos) << r.err;
+}
+
 class RateLimitStyleTest : public PullTest, public ::testing::WithParamInterface<const char*> {};
 
 TEST_P(RateLimitStyleTest, PacesWithoutA429) {

@@ -296,6 +296,9 @@ UpstreamSimulator::Reply UpstreamSimulator::Stream(std::map<std::string, std::st
       return r;
     }
   }
+  if (!q.count("cursor") && q.count("after_id")) {
+    start = std::stoull(q["after_id"].substr(1)) + 1;  // ids are e<index>
+  }
   size_t limit = q.count("limit") ? std::stoul(q["limit"]) : 100;
   if (o_.page_cap > 0) limit = std::min<size_t>(limit, o_.page_cap);
   const size_t end = std::min(events_.size(), start + limit);

@@ -2,7 +2,8 @@
 // the pull connector tests (SPEC §5), with every quirk the connectors must survive
 // switchable and driven by a seed, and the ground truth to compare the stored set with.
 //
-//   GET /stream?limit=N&cursor=C      cursor stream (next cursor in body or Link header)
+//   GET /stream?limit=N&cursor=C      cursor stream (next cursor in body or Link header;
+//                                     after_id=ID instead of a cursor resumes after ID)
 //   GET /window?from=&to=&limit=&cursor=   time window over the events' timestamps
 //   GET /feed.json, /feed.xml         snapshot of the current entities
 //
