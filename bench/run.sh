@@ -153,5 +153,15 @@ if [ -x "$BUILD/search_bench" ]; then
   echo "== event search: GET /v1/events latency per shape over ${SEARCH_EVENTS:-10000000} events"
   "$BUILD/search_bench" --events "${SEARCH_EVENTS:-10000000}"
 fi
+if [ -x "$BUILD/pull_bench" ]; then
+  # Pull connectors (bench/README.md, "Pull connectors"): ~20 s each; R=20 req per W=1 s,
+  # pages capped at P=50, 20 windows; then 16 connectors in one serve.
+  echo "== pull: cursor stream vs the R*P/W ceiling, rate-limit headers, no failures"
+  "$BUILD/pull_bench" "$BIN" cursor 20 1 50 20 0
+  echo "== pull: the same with 5% of responses failing (5xx, truncated, reset, garbled)"
+  "$BUILD/pull_bench" "$BIN" cursor 20 1 50 20 0.05
+  echo "== pull: 16 connectors in one serve, CPU of serve vs the upstreams"
+  "$BUILD/pull_bench" "$BIN" fanout 16 20 1 50 5
+fi
 # Tenancy: the cost of API keys and schema validation, and rate-limit fairness.
 bash bench/tenancy.sh "$BUILD"

@@ -7,7 +7,8 @@ BUILD=${1:-build-fuzz}
 SECONDS_EACH=${2:-60}
 status=0
 for bin in "$BUILD"/*_fuzz; do
-  [ -f "$bin" ] && [ -x "$bin" ] || continue  # corpus-*_fuzz dirs match the glob too
+  # Regular files only: the corpus directories (corpus-NAME_fuzz) match the glob too.
+  [ -f "$bin" ] && [ -x "$bin" ] || continue
   name=$(basename "$bin")
   corpus="$BUILD/corpus-$name"
   mkdir -p "$corpus"

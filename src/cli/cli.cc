@@ -104,6 +104,24 @@ int RunCli(int argc, char** argv) {
       ->check(CLI::IsMember({"table", "json", "csv"}));
   metrics_cmd->add_option("--url", metrics.url, "ask a running server instead of the data dir");
   metrics_cmd->add_option("--tenant", metrics.tenant, "tenant on the data dir (default)");
+  PullFlags pull;
+  auto* pull_cmd = app.add_subcommand("pull", "run one pull connector in the foreground");
+  add_common(pull_cmd);
+  pull_cmd->add_option("connector", pull.connector_file, "CONNECTOR.toml")->required();
+  pull_cmd->add_flag("--once", pull.once, "stop once upstream has nothing more");
+  pull_cmd->add_flag("--no-progress", pull.no_progress, "never draw a progress line");
+
+  CheckpointFlags checkpoint;
+  auto* checkpoint_cmd =
+      app.add_subcommand("checkpoint", "show or move a pull connector's checkpoint (replay)");
+  add_common(checkpoint_cmd);
+  checkpoint_cmd->add_option("action", checkpoint.action, "show | set")
+      ->required()
+      ->check(CLI::IsMember({"show", "set"}));
+  checkpoint_cmd->add_option("connector", checkpoint.connector, "name or CONNECTOR.toml");
+  checkpoint_cmd->add_option("value", checkpoint.value, "the new checkpoint (set)");
+  checkpoint_cmd->add_option("--tenant", checkpoint.tenant, "tenant of a named connector");
+  checkpoint_cmd->add_option("--url", checkpoint.url, "a running server instead of the data dir");
 
   BenchFlags bench;
   auto* bench_cmd = app.add_subcommand("bench", "load generator: POST events to a server");
@@ -158,6 +176,8 @@ int RunCli(int argc, char** argv) {
   if (query_cmd->parsed()) return RunQuery(*config, query);
   if (tenancy.parsed()) return tenancy.Run(*config);
   if (metrics_cmd->parsed()) return RunMetrics(*config, metrics);
+  if (pull_cmd->parsed()) return RunPull(*config, pull);
+  if (checkpoint_cmd->parsed()) return RunCheckpoint(*config, checkpoint);
   return 1;
 }
 

@@ -66,7 +66,23 @@ struct BenchFlags {
   bool json_output = false;
 };
 
+struct PullFlags {
+  std::string connector_file;
+  bool once = false;
+  bool no_progress = false;
+};
+
+struct CheckpointFlags {
+  std::string action;     // show | set
+  std::string connector;  // a name or a CONNECTOR.toml
+  std::string value;      // set
+  std::string tenant = "default";
+  std::string url;
+};
+
 int RunServe(const Config& config);
+int RunPull(const Config& config, const PullFlags& flags);
+int RunCheckpoint(const Config& config, const CheckpointFlags& flags);
 int RunImport(const Config& config, const ImportFlags& flags);
 int RunExportIds(const Config& config, const ExportIdsFlags& flags);
 int RunQuery(const Config& config, const QueryFlags& flags);

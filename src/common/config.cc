@@ -141,8 +141,12 @@ Result<Config> LoadConfig(const std::string& path) {
                                    {"rollup", "batch_ms"},
                                    {"rollup", "max_points"},
                                    {"rollup", "cache_entries"}};
+  c.path = path;
   for (auto& [section, node] : t) {
     if (section.str() == "metrics") continue;  // [[metrics]], parsed above
+    // [[connector]] tables belong to pull connectors (sources/connector_config.h), which
+    // check them when serve starts.
+    if (section.str() == "connector") continue;
     const toml::table* st = node.as_table();
     if (st == nullptr) {
       return Status::InvalidArgument(

@@ -12,6 +12,8 @@
 namespace sluice {
 
 struct Config {
+  // The file it was loaded from ("" for defaults); sources/ reads its [[connector]] tables.
+  std::string path;
   // [server]
   std::string listen = "127.0.0.1:8080";
   int io_threads = 2;

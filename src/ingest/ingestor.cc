@@ -30,8 +30,14 @@ Status Ingestor::Recover(uint64_t* replayed_ids) {
   Status st;
   Event e;
   while (reader->Next(&rec, &st)) {
-    if (rec.type != RecordType::kEventBatch) continue;
-    EventBatchReader batch(rec.payload);
+    std::string_view events = rec.payload;
+    if (rec.type == RecordType::kConnectorBatch) {
+      ConnectorCheckpoint header;
+      SLUICE_RETURN_IF_ERROR(DecodeConnectorBatch(rec.payload, &header, &events));
+    } else if (rec.type != RecordType::kEventBatch) {
+      continue;
+    }
+    EventBatchReader batch(events);
     Status bst;
     while (batch.Next(&e, &bst)) {
       if (e.id_assigned) continue;
@@ -44,6 +50,16 @@ Status Ingestor::Recover(uint64_t* replayed_ids) {
 }
 
 Result<SubmitResult> Ingestor::Submit(std::vector<Event>* events) {
+  return SubmitRecord(events, nullptr);
+}
+
+Result<SubmitResult> Ingestor::SubmitConnectorBatch(const ConnectorCheckpoint& checkpoint,
+                                                    std::vector<Event>* events) {
+  return SubmitRecord(events, &checkpoint);
+}
+
+Result<SubmitResult> Ingestor::SubmitRecord(std::vector<Event>* events,
+                                            const ConnectorCheckpoint* checkpoint) {
   SubmitResult r;
   // Hash and encode outside the lock; only the index and the append are serialized.
   // Events are encoded straight into the batch, which is the payload when (as usual)
@@ -68,7 +84,7 @@ Result<SubmitResult> Ingestor::Submit(std::vector<Event>* events) {
     }
   }
   r.accepted = n - r.duplicates;
-  if (r.accepted == 0) {
+  if (r.accepted == 0 && checkpoint == nullptr) {
     // Every event was seen before: ack once whatever holds their first copies is durable.
     r.wait_offset = log_->end_offset();
     return r;
@@ -85,7 +101,10 @@ Result<SubmitResult> Ingestor::Submit(std::vector<Event>* events) {
     }
     payload = some.Finish();
   }
-  Result<uint64_t> off = log_->Append(RecordType::kEventBatch, payload);
+  Result<uint64_t> off =
+      checkpoint == nullptr
+          ? log_->Append(RecordType::kEventBatch, payload)
+          : log_->Append(RecordType::kConnectorBatch, EncodeConnectorBatch(*checkpoint, payload));
   if (!off.ok()) {
     for (size_t i = 0; i < n; ++i) {
       if (fresh[i] && !(*events)[i].id_assigned) index_.Erase(fps[i]);

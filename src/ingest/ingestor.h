@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "ingest/connector_batch.h"
 #include "ingest/dedupe_index.h"
 #include "ingest/event.h"
 #include "log/log.h"
@@ -47,6 +48,12 @@ class Ingestor {
   // index is unchanged. `events` is consumed.
   Result<SubmitResult> Submit(std::vector<Event>* events);
 
+  // Submit for a pull connector: the fresh events and `checkpoint` go into one
+  // kConnectorBatch record (connector_batch.h), appended even when every event was a
+  // duplicate, so the checkpoint moves atomically with the events it covers.
+  Result<SubmitResult> SubmitConnectorBatch(const ConnectorCheckpoint& checkpoint,
+                                            std::vector<Event>* events);
+
   // Writes a dedupe snapshot covering everything durable so far and moves the "dedupe"
   // consumer offset, letting the log drop segments the snapshot covers.
   Status Snapshot();
@@ -57,6 +64,10 @@ class Ingestor {
   uint64_t dedupe_window() const;
 
  private:
+  // Dedupes and appends; `checkpoint` non-null makes it a kConnectorBatch record.
+  Result<SubmitResult> SubmitRecord(std::vector<Event>* events,
+                                    const ConnectorCheckpoint* checkpoint);
+
   Log* log_;
   std::string snapshot_path_;
   mutable std::mutex mu_;  // guards index_ and orders insert+append

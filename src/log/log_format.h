@@ -14,9 +14,10 @@
 namespace sluice {
 
 enum class RecordType : uint8_t {
-  kEventBatch = 1,      // payload: an encoded event batch (ingest/event_codec.h)
-  kConnectorBatch = 2,  // payload: connector name + checkpoint + event batch (later)
-  kDeadLetter = 3,      // payload: events a schema refused, with errors (dead_letter_codec.h)
+  kEventBatch = 1,  // payload: an encoded event batch (ingest/event_codec.h)
+  // payload: tenant + connector + checkpoint + event batch (ingest/connector_batch.h)
+  kConnectorBatch = 2,
+  kDeadLetter = 3,  // payload: events a schema refused, with errors (dead_letter_codec.h)
 };
 
 constexpr uint32_t kLogHeaderSize = 9;

@@ -12,6 +12,7 @@
 #include <future>
 
 #include "common/clock.h"
+#include "ingest/connector_batch.h"
 #include "ingest/event_codec.h"
 #include "rollup/rollup_table.h"
 #include "store/events_view.h"
@@ -28,8 +29,15 @@ std::string GenerationKey(const std::string& tenant, const std::string& metric) 
 // types hold events: a new type is one more case here.
 Status ForEachEventOfRecord(const LogRecord& rec, const std::function<void(const Event&)>& fn) {
   switch (rec.type) {
-    case RecordType::kEventBatch: {
-      EventBatchReader batch(rec.payload);
+    case RecordType::kEventBatch:
+    case RecordType::kConnectorBatch: {
+      // A connector's page carries its events after the checkpoint (connector_batch.h).
+      std::string_view payload = rec.payload;
+      if (rec.type == RecordType::kConnectorBatch) {
+        ConnectorCheckpoint cp;
+        SLUICE_RETURN_IF_ERROR(DecodeConnectorBatch(rec.payload, &cp, &payload));
+      }
+      EventBatchReader batch(payload);
       Event e;
       Status st;
       while (batch.Next(&e, &st)) fn(e);

@@ -21,6 +21,7 @@
 #include "query/event_search.h"
 #include "query/query_string.h"
 #include "query/sql_query.h"
+#include "server/connector_routes.h"
 
 namespace sluice {
 
@@ -105,6 +106,10 @@ Status Server::Start() {
         std::make_unique<MetricReader>(engine_->store(), engine_->rollups(),
                                        config_.metrics_max_points, config_.metrics_cache_entries);
   }
+  auto connector_configs = LoadConnectorsFromConfig(config_.path);
+  if (!connector_configs.ok()) return connector_configs.status();
+  connectors_ = std::make_unique<ConnectorRunner>(ingestor_, log_, engine_->store());
+  SLUICE_RETURN_IF_ERROR(connectors_->Start(*connector_configs));
   http_ = std::make_unique<HttpServer>(this, config_.io_threads);
   std::string host;
   uint16_t port;
@@ -166,7 +171,8 @@ Status Server::Shutdown() {
     http_->Stop();
   }
   stopping_.store(true);
-  query_pool_.reset();  // finishes queued queries before the store closes
+  if (connectors_) connectors_->Stop();  // their last pages commit before the engine closes
+  query_pool_.reset();                   // finishes queued queries before the store closes
   if (maintenance_.joinable()) maintenance_.join();
   spdlog::info("shutdown: HTTP stopped; closing the engine");
   if (engine_) result = engine_->Close();
@@ -348,6 +354,13 @@ void Server::Handle(HttpRequest req, Reply reply) {
     if (!scope.ok()) return answer(JsonError(http::status::forbidden, scope.status().message(), v));
     return HandleTier(std::string(path.substr(10)), std::move(req), std::move(reply), *scope);
   }
+  if (path == "/v1/admin/connectors" || path.rfind("/v1/admin/connectors/", 0) == 0) {
+    // A tenant admin sees and moves only its own tenant's connectors.
+    auto scope = AdminTenant(who, QueryParam(target, "tenant"), /*optional=*/false);
+    if (!scope.ok())
+      return answer(JsonError(HttpStatusFor(scope.status()), scope.status().message(), v));
+    return answer(HandleConnectorAdmin(connectors_.get(), req, *scope));
+  }
   if (path == "/v1/query") {
     if (req.method() != http::verb::post) {
       return answer(JsonError(http::status::method_not_allowed, "use POST /v1/query", v));
@@ -382,10 +395,7 @@ void Server::Handle(HttpRequest req, Reply reply) {
     // A tenant admin defines its own metrics; an operator names the tenant.
     auto scope = AdminTenant(who, QueryParam(target, "tenant"), /*optional=*/false);
     if (!scope.ok()) {
-      return answer(JsonError(scope.status().code() == Status::Code::kInvalidArgument
-                                  ? http::status::bad_request
-                                  : http::status::forbidden,
-                              scope.status().message(), v));
+      return answer(JsonError(HttpStatusFor(scope.status()), scope.status().message(), v));
     }
     return HandleMetricAdmin(std::move(req), std::move(reply), *scope);
   }
@@ -790,6 +800,7 @@ HttpResponse Server::Metrics(unsigned version) {
   std::string out;
   out.reserve(4096);
   metrics_.RenderRequests(&out);
+  if (connectors_) out += connectors_->MetricsText();
   RenderMetric(&out, "sluice_events_accepted_total", "counter",
                "Events newly stored (acknowledged after fsync).",
                static_cast<double>(metrics_.events_accepted.load()));

@@ -25,6 +25,7 @@
 #include "server/metrics.h"
 #include "tenancy/rate_limiter.h"
 #include "tenancy/storage_meter.h"
+#include "sources/connector_runner.h"
 
 namespace sluice {
 
@@ -97,6 +98,7 @@ class Server : public Router {
   RateLimiter rate_limiter_;
   StorageMeter storage_;  // for stored-bytes quotas; measured only while one is set
   bool loopback_ = true;  // listening only where this machine alone can connect
+  std::unique_ptr<ConnectorRunner> connectors_;  // [[connector]] tables of the config
 
   std::atomic<uint64_t> inflight_bytes_{0};
   std::atomic<uint64_t> free_disk_bytes_{UINT64_MAX};

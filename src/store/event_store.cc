@@ -33,7 +33,11 @@ constexpr const char* kSchema =
     " ts TIMESTAMP NOT NULL, received_at TIMESTAMP NOT NULL, user_id VARCHAR,"
     " anonymous_id VARCHAR, properties JSON, context JSON, source VARCHAR,"
     " error VARCHAR NOT NULL, schema_version INTEGER NOT NULL, log_offset UBIGINT NOT NULL,"
-    " replayed_at TIMESTAMP);";
+    " replayed_at TIMESTAMP);"
+    // Pull connectors' durable positions, written with the events they cover.
+    "CREATE TABLE IF NOT EXISTS connector_checkpoints (tenant VARCHAR NOT NULL,"
+    " connector VARCHAR NOT NULL, checkpoint VARCHAR NOT NULL, updated_at TIMESTAMP NOT NULL,"
+    " PRIMARY KEY (tenant, connector));";
 
 // Data directories written before the tiers had `events` without log_offset.
 constexpr const char* kMigrateV1 =
@@ -134,11 +138,17 @@ Result<uint64_t> EventStore::LoadOffset(const std::string& consumer) {
 }
 
 Status EventStore::AppendBatch(const std::vector<Event>& events, const std::string& consumer,
-                               uint64_t new_offset,
+                               uint64_t new_offset) {
+  return AppendBatch(events, {}, consumer, new_offset);
+}
+
+Status EventStore::AppendBatch(const std::vector<Event>& events,
+                               const std::vector<ConnectorCheckpoint>& checkpoints,
+                               const std::string& consumer, uint64_t new_offset,
                                const std::vector<RejectedEvent>& dead_letters) {
   std::lock_guard<std::mutex> lock(mu_);
   SLUICE_RETURN_IF_ERROR(con_.Exec("BEGIN TRANSACTION"));
-  Status s = WriteBatch(events, consumer, new_offset);
+  Status s = WriteBatch(events, checkpoints, consumer, new_offset);
   if (s.ok() && !dead_letters.empty()) s = WriteDeadLetters(dead_letters);
   if (s.ok() && before_commit_hook_) s = before_commit_hook_();
   if (s.ok()) s = con_.Exec("COMMIT");
@@ -150,8 +160,9 @@ Status EventStore::AppendBatch(const std::vector<Event>& events, const std::stri
   return s;
 }
 
-Status EventStore::WriteBatch(const std::vector<Event>& events, const std::string& consumer,
-                              uint64_t new_offset) {
+Status EventStore::WriteBatch(const std::vector<Event>& events,
+                              const std::vector<ConnectorCheckpoint>& checkpoints,
+                              const std::string& consumer, uint64_t new_offset) {
   if (!events.empty()) {
     auto app = duck::Appender::Create(con_, "events_hot");
     if (!app.ok()) return app.status();
@@ -191,6 +202,26 @@ Status EventStore::WriteBatch(const std::vector<Event>& events, const std::strin
     // Hands the buffered rows to the table inside this transaction; constraint errors
     // surface here.
     SLUICE_RETURN_IF_ERROR(app->Close());
+  }
+  // Only the newest checkpoint per connector matters; one upsert each.
+  std::vector<const ConnectorCheckpoint*> newest;
+  for (auto it = checkpoints.rbegin(); it != checkpoints.rend(); ++it) {
+    bool seen = false;
+    for (const ConnectorCheckpoint* n : newest) {
+      seen |= n->tenant == it->tenant && n->connector == it->connector;
+    }
+    if (!seen) newest.push_back(&*it);
+  }
+  for (const ConnectorCheckpoint* cpp : newest) {
+    const ConnectorCheckpoint& cp = *cpp;
+    auto up = con_.Prepare(
+        "INSERT OR REPLACE INTO connector_checkpoints VALUES ($1, $2, $3, now()::TIMESTAMP)");
+    if (!up.ok()) return up.status();
+    SLUICE_RETURN_IF_ERROR(up->BindVarchar(1, cp.tenant));
+    SLUICE_RETURN_IF_ERROR(up->BindVarchar(2, cp.connector));
+    SLUICE_RETURN_IF_ERROR(up->BindVarchar(3, cp.checkpoint));
+    auto r = up->Execute();
+    if (!r.ok()) return r.status();
   }
   auto stmt = con_.Prepare("INSERT OR REPLACE INTO consumer_offsets VALUES ($1, $2)");
   if (!stmt.ok()) return stmt.status();
@@ -251,6 +282,31 @@ Result<std::vector<std::pair<std::string, uint64_t>>> EventStore::StoredBytesByT
       out.emplace_back(std::string(duck::GetString(chunk.column(0), row)), bytes[row]);
     }
   }
+  return out;
+}
+
+Result<std::vector<EventStore::StoredCheckpoint>> EventStore::LoadConnectorCheckpoints() {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto r = con_.Query(
+      "SELECT tenant, connector, checkpoint, epoch_us(updated_at) FROM connector_checkpoints "
+      "ORDER BY tenant, connector");
+  if (!r.ok()) return r.status();
+  std::vector<StoredCheckpoint> out;
+  Status st;
+  while (true) {
+    duck::DataChunk chunk = r->FetchChunk(&st);
+    if (!chunk || chunk.size() == 0) break;
+    auto* updated = static_cast<int64_t*>(duckdb_vector_get_data(chunk.column(3)));
+    for (idx_t i = 0; i < chunk.size(); ++i) {
+      StoredCheckpoint s;
+      s.checkpoint.tenant = std::string(duck::GetString(chunk.column(0), i));
+      s.checkpoint.connector = std::string(duck::GetString(chunk.column(1), i));
+      s.checkpoint.checkpoint = std::string(duck::GetString(chunk.column(2), i));
+      s.updated_at_us = updated[i];
+      out.push_back(std::move(s));
+    }
+  }
+  if (!st.ok()) return st;
   return out;
 }
 

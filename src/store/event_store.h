@@ -30,6 +30,7 @@
 
 #include "common/status.h"
 #include "ingest/envelope_parser.h"  // RejectedEvent
+#include "ingest/connector_batch.h"
 #include "ingest/event.h"
 #include "store/duckdb_handle.h"
 
@@ -67,7 +68,21 @@ class EventStore {
   // `dead_letters` (events a schema refused) go to the dead_letters table in the same
   // transaction.
   Status AppendBatch(const std::vector<Event>& events, const std::string& consumer,
-                     uint64_t new_offset, const std::vector<RejectedEvent>& dead_letters = {});
+                     uint64_t new_offset);
+  // The same, also upserting pull-connector checkpoints into connector_checkpoints in that
+  // transaction: a checkpoint is durable in DuckDB exactly when the events it covers are,
+  // and survives the log segments that carried it being collected (SPEC §1.5). Dead
+  // letters (events a schema refused) go to the dead_letters table in it too.
+  Status AppendBatch(const std::vector<Event>& events,
+                     const std::vector<ConnectorCheckpoint>& checkpoints,
+                     const std::string& consumer, uint64_t new_offset,
+                     const std::vector<RejectedEvent>& dead_letters = {});
+  // Checkpoints committed so far (tenant, connector, checkpoint) with updated_at_us.
+  struct StoredCheckpoint {
+    ConnectorCheckpoint checkpoint;
+    int64_t updated_at_us = 0;
+  };
+  Result<std::vector<StoredCheckpoint>> LoadConnectorCheckpoints();
   // Events of `tenant` in both tiers, or of all tenants when it is empty.
   Result<uint64_t> CountEvents(const std::string& tenant_or_empty);
   // Streams (tenant, event_id) of every stored event of `tenant_or_empty` (all tenants
@@ -111,8 +126,9 @@ class EventStore {
   // Limits DuckDB's file access to `roots` (EventStoreOptions::file_roots).
   Status RestrictFiles(const std::vector<std::string>& roots);
   // Everything AppendBatch does between BEGIN and COMMIT.
-  Status WriteBatch(const std::vector<Event>& events, const std::string& consumer,
-                    uint64_t new_offset);
+  Status WriteBatch(const std::vector<Event>& events,
+                    const std::vector<ConnectorCheckpoint>& checkpoints,
+                    const std::string& consumer, uint64_t new_offset);
   Status WriteDeadLetters(const std::vector<RejectedEvent>& dead_letters);
 
   // Runs `sql` (one optional VARCHAR parameter) and returns its UBIGINT result, 0 if none.

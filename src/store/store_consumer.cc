@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ingest/dead_letter_codec.h"
+#include "ingest/connector_batch.h"
 #include "ingest/event_codec.h"
 
 namespace sluice {
@@ -57,6 +58,7 @@ Status StoreConsumer::Init() {
 Status StoreConsumer::Step(bool wait_for_more, bool* idle) {
   std::vector<Event> events;
   std::vector<RejectedEvent> dead_letters;
+  std::vector<ConnectorCheckpoint> checkpoints;  // newest last; the store upserts in order
   uint64_t batch_end = offset_;
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.batch_ms);
@@ -77,14 +79,20 @@ Status StoreConsumer::Step(bool wait_for_more, bool* idle) {
         batch_end = reader_->position();
         continue;
       }
-      if (rec.type != RecordType::kEventBatch) {
+      std::string_view batch_payload = rec.payload;
+      if (rec.type == RecordType::kConnectorBatch) {
+        // The checkpoint commits in the same DuckDB transaction as the record's events.
+        ConnectorCheckpoint cp;
+        SLUICE_RETURN_IF_ERROR(DecodeConnectorBatch(rec.payload, &cp, &batch_payload));
+        checkpoints.push_back(std::move(cp));
+      } else if (rec.type != RecordType::kEventBatch) {
         // Skipping would drop data once another record type carries events; stall (and
         // retry, loudly) until this consumer learns the type.
         return Status::Internal("store consumer: unsupported log record type " +
                                 std::to_string(static_cast<int>(rec.type)) + " at offset " +
                                 std::to_string(rec.offset));
       }
-      EventBatchReader batch(rec.payload);
+      EventBatchReader batch(batch_payload);
       // No reserve(size + count) here: growing to the exact size on every record made the
       // vector move all events gathered so far each time (quadratic; perf showed half the
       // consumer in string moves). Geometric growth amortizes it.
@@ -109,7 +117,7 @@ Status StoreConsumer::Step(bool wait_for_more, bool* idle) {
   }
   *idle = batch_end == offset_;
   if (*idle) return Status::OK();
-  SLUICE_RETURN_IF_ERROR(store_->AppendBatch(events, kName, batch_end, dead_letters));
+  SLUICE_RETURN_IF_ERROR(store_->AppendBatch(events, checkpoints, kName, batch_end, dead_letters));
   offset_ = batch_end;
   applied_.store(offset_, std::memory_order_release);
   rows_.fetch_add(events.size(), std::memory_order_relaxed);

@@ -1,0 +1,32 @@
+// The entity table of a snapshot connector (SPEC §5.3): per entity id its current version
+// (content hash), first_seen, last_seen_at and whether it is stale (missing from the last
+// feed). It IS the snapshot connector's checkpoint: encoded as JSON it travels in the same
+// log record as the versions and stale markers it accounts for, so the table and the
+// events never disagree after a crash. Entities are never removed from it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "common/status.h"
+
+namespace sluice {
+
+struct EntityState {
+  std::string version;  // content hash of the current version
+  int64_t first_seen_us = 0;
+  int64_t last_seen_us = 0;
+  bool stale = false;
+};
+
+using EntityTable = std::map<std::string, EntityState>;  // by entity id
+
+std::string EncodeEntityTable(const EntityTable& t);
+Status DecodeEntityTable(const std::string& checkpoint, EntityTable* t);  // "" = empty
+
+// [{"id":..,"version":..,"first_seen":RFC3339,"last_seen_at":RFC3339,"stale":bool},...]
+// of all entities, or only current (non-stale) ones.
+std::string EntitiesJson(const EntityTable& t, bool current_only);
+
+}  // namespace sluice
