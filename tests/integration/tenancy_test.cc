@@ -163,6 +163,7 @@ TEST_F(TenancyTest, EveryRouteDeniesMissingBadRevokedAndWrongRoleKeys) {
        acme_write},
       {"GET", "/v1/admin/metrics", "", acme_read},
       {"POST", "/v1/admin/metrics", R"({"name":"m","aggregate":"count"})", acme_write},
+      {"GET", "/v1/admin/connectors", "", acme_read},
       {"GET", "/v1/admin/tenants", "", acme_admin},
       {"POST", "/v1/admin/tenants", R"({"name":"evil"})", acme_admin},
       {"POST", "/v1/admin/archive", "", acme_admin},
