@@ -69,6 +69,8 @@ int RunPull(const Config& config, const PullFlags& flags) {
   spdlog::info("connector={} resuming checkpoint=\"{}\"", cc->name, *cp);
   std::unique_ptr<PullConnector> connector =
       PullConnector::Create(*cc, e->ingestor(), e->log(), *cp);
+  connector->set_schema_lookup(
+      [schemas = e->schemas()](const std::string& t) { return schemas->SchemasFor(t); });
 
   const bool tty = isatty(STDERR_FILENO) && !flags.no_progress;
   const auto start = std::chrono::steady_clock::now();

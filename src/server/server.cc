@@ -109,6 +109,8 @@ Status Server::Start() {
   auto connector_configs = LoadConnectorsFromConfig(config_.path);
   if (!connector_configs.ok()) return connector_configs.status();
   connectors_ = std::make_unique<ConnectorRunner>(ingestor_, log_, engine_->store());
+  connectors_->set_schema_lookup(
+      [schemas = engine_->schemas()](const std::string& t) { return schemas->SchemasFor(t); });
   SLUICE_RETURN_IF_ERROR(connectors_->Start(*connector_configs));
   http_ = std::make_unique<HttpServer>(this, config_.io_threads);
   std::string host;

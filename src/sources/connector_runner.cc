@@ -25,6 +25,7 @@ Status ConnectorRunner::Start(const std::vector<ConnectorConfig>& configs) {
     spdlog::info("connector={} tenant={} kind={} resuming checkpoint=\"{}\"", c.name, c.tenant,
                  ConnectorKindName(c.kind), cp.size() > 80 ? cp.substr(0, 80) + "..." : cp);
     connectors_.push_back(PullConnector::Create(c, ingestor_, log_, std::move(cp)));
+    connectors_.back()->set_schema_lookup(schema_lookup_);
   }
   for (auto& c : connectors_) threads_.emplace_back([this, p = c.get()] { Loop(p); });
   return Status::OK();
@@ -82,18 +83,18 @@ std::string ConnectorStatusJson(PullConnector* c) {
   const int64_t now = NowMicros();
   auto age = [&](int64_t at) { return at == 0 ? -1.0 : double(now - at) / 1e6; };
   std::string out = "{\"name\":";
-  AppendJsonString(c->config().name, &out);
+  AppendJsonString(&out, c->config().name);
   out += ",\"kind\":\"";
   out += ConnectorKindName(c->config().kind);
   out += "\",\"status\":";
-  AppendJsonString(s.state(), &out);
+  AppendJsonString(&out, s.state());
   out += ",\"checkpoint\":";
   const std::string cp = c->checkpoint();
   // A snapshot's checkpoint is its whole entity table: show its size, not its bytes.
   if (c->config().kind == ConnectorKind::kSnapshot) {
-    AppendJsonString(fmt::format("<entity table, {} bytes>", cp.size()), &out);
+    AppendJsonString(&out, fmt::format("<entity table, {} bytes>", cp.size()));
   } else {
-    AppendJsonString(cp, &out);
+    AppendJsonString(&out, cp);
   }
   out += fmt::format(
       ",\"requests\":{},\"records\":{},\"stored\":{},\"duplicates\":{},\"retries\":{},"
@@ -108,7 +109,7 @@ std::string ConnectorStatusJson(PullConnector* c) {
   if (err.empty()) {
     out += "null";
   } else {
-    AppendJsonString(err, &out);
+    AppendJsonString(&out, err);
   }
   out += "}";
   return out;

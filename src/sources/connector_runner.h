@@ -25,6 +25,8 @@ class ConnectorRunner {
   ConnectorRunner(Ingestor* ingestor, Log* log, EventStore* store);
   ~ConnectorRunner();  // Stop()s
 
+  // Applied to every connector Start creates (PullConnector::set_schema_lookup).
+  void set_schema_lookup(SchemaLookup lookup) { schema_lookup_ = std::move(lookup); }
   // Resumes each connector from its durable checkpoint and starts its thread.
   Status Start(const std::vector<ConnectorConfig>& configs);
   void Stop();
@@ -46,6 +48,7 @@ class ConnectorRunner {
   Ingestor* ingestor_;
   Log* log_;
   EventStore* store_;
+  SchemaLookup schema_lookup_;
   std::vector<std::unique_ptr<PullConnector>> connectors_;
   std::vector<std::thread> threads_;
 };

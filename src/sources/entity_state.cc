@@ -15,9 +15,9 @@ std::string EncodeEntityTable(const EntityTable& t) {
   for (const auto& [id, s] : t) {
     if (!first) out += ',';
     first = false;
-    AppendJsonString(id, &out);
+    AppendJsonString(&out, id);
     out += ":[";
-    AppendJsonString(s.version, &out);
+    AppendJsonString(&out, s.version);
     out += ',' + std::to_string(s.first_seen_us) + ',' + std::to_string(s.last_seen_us) + ',' +
            (s.stale ? "1" : "0") + ']';
   }
@@ -70,9 +70,9 @@ std::string EntitiesJson(const EntityTable& t, bool current_only) {
     if (!first) out += ',';
     first = false;
     out += "{\"id\":";
-    AppendJsonString(id, &out);
+    AppendJsonString(&out, id);
     out += ",\"version\":";
-    AppendJsonString(s.version, &out);
+    AppendJsonString(&out, s.version);
     out += ",\"first_seen\":\"" + Rfc3339(s.first_seen_us) + "\",\"last_seen_at\":\"" +
            Rfc3339(s.last_seen_us) + "\",\"stale\":" + (s.stale ? "true" : "false") + "}";
   }

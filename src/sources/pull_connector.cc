@@ -8,6 +8,7 @@
 #include <cctype>
 
 #include "common/clock.h"
+#include "ingest/dead_letter_codec.h"
 #include "ingest/envelope_parser.h"
 
 namespace sluice {
@@ -195,16 +196,16 @@ Status PullConnector::Commit(const std::vector<PulledRecord>& records,
       id = config_.name + ":#" + hex;
     }
     ndjson += "{\"event_id\":";
-    AppendJsonString(id, &ndjson);
+    AppendJsonString(&ndjson, id);
     ndjson += ",\"type\":";
-    AppendJsonString(r.type.empty() ? config_.type : r.type, &ndjson);
+    AppendJsonString(&ndjson, r.type.empty() ? config_.type : r.type);
     if (!r.timestamp_json.empty()) {
       ndjson += ",\"timestamp\":";
       ndjson += r.timestamp_json;
     }
     if (!r.user_id.empty()) {
       ndjson += ",\"user_id\":";
-      AppendJsonString(r.user_id, &ndjson);
+      AppendJsonString(&ndjson, r.user_id);
     }
     ndjson += ",\"properties\":";
     ndjson += r.json.empty() || r.json[0] != '{' ? "{\"value\":" + r.json + "}" : r.json;
@@ -217,12 +218,27 @@ Status PullConnector::Commit(const std::vector<PulledRecord>& records,
     ctx.source = config_.name;
     ctx.received_at_us = NowMicros();
     ctx.limits.max_events_per_request = SIZE_MAX;
+    std::shared_ptr<const SchemaMap> schemas;
+    if (schema_lookup_) schemas = schema_lookup_(config_.tenant);
+    ctx.schemas = schemas.get();
     SLUICE_RETURN_IF_ERROR(ParseBody(ndjson, BodyFormat::kNdjson, ctx, &parsed));
     for (const EventError& e : parsed.errors) {
       stats_.record_errors.fetch_add(1, std::memory_order_relaxed);
       spdlog::warn("connector={} record_error=\"{}\" id=\"{}\"", config_.name, e.error,
                    e.index < records.size() ? records[e.index].id : "");
     }
+  }
+  if (!parsed.rejected.empty()) {
+    // Logged before the page's connector batch, so the fsync that makes the checkpoint
+    // durable covers them too; a crash between the two re-pulls the page and, at worst,
+    // dead-letters its refused records twice (a replay dedupes them).
+    const std::string payload = EncodeDeadLetters(parsed.rejected);
+    Result<uint64_t> off = log_->Append(RecordType::kDeadLetter, payload);
+    while (!off.ok() && off.status().code() == Status::Code::kUnavailable && !stopped()) {
+      SLUICE_RETURN_IF_ERROR(log_->WaitDurable(log_->end_offset()));
+      off = log_->Append(RecordType::kDeadLetter, payload);
+    }
+    if (!off.ok()) return off.status();
   }
   ConnectorCheckpoint cp{config_.tenant, config_.name, checkpoint};
   Result<SubmitResult> r = ingestor_->SubmitConnectorBatch(cp, &parsed.events);

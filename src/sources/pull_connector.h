@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -22,6 +23,7 @@
 
 #include "common/status.h"
 #include "ingest/ingestor.h"
+#include "ingest/json_schema.h"
 #include "sources/connector_config.h"
 #include "sources/connector_stats.h"
 #include "sources/http_fetcher.h"
@@ -30,6 +32,9 @@
 #include "sources/retry_policy.h"
 
 namespace sluice {
+
+// The latest schemas of a tenant's event types (tenancy/schema_registry.h), or null.
+using SchemaLookup = std::function<std::shared_ptr<const SchemaMap>(const std::string& tenant)>;
 
 class PullConnector {
  public:
@@ -54,6 +59,10 @@ class PullConnector {
   // Commits a requested checkpoint, if any, as an event-less connector batch.
   Status ApplyRequestedCheckpoint();
   bool checkpoint_requested() const;
+
+  // Pulled events are validated like pushed ones (SPEC §7): those a schema refuses go to
+  // the tenant's dead letters. Set before the first Poll.
+  void set_schema_lookup(SchemaLookup lookup) { schema_lookup_ = std::move(lookup); }
 
   const ConnectorConfig& config() const { return config_; }
   ConnectorStats& stats() { return stats_; }
@@ -93,6 +102,7 @@ class PullConnector {
   bool requested_ = false;  // guarded by mu_
   std::string requested_value_;
   std::atomic<bool> stop_{false};
+  SchemaLookup schema_lookup_;  // see set_schema_lookup
 };
 
 // The three patterns (cursor_connector.cc, time_window_connector.cc, snapshot_connector.cc).

@@ -7,39 +7,6 @@
 
 namespace sluice {
 
-void AppendJsonString(std::string_view s, std::string* out) {
-  static const char* hex = "0123456789abcdef";
-  out->push_back('"');
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      default:
-        if (c < 0x20) {
-          out->append("\\u00");
-          out->push_back(hex[c >> 4]);
-          out->push_back(hex[c & 15]);
-        } else {
-          out->push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out->push_back('"');
-}
-
 namespace {
 
 // A scalar as text: strings as they are, numbers as their JSON text.
@@ -105,12 +72,12 @@ void XmlToJson(const pugi::xml_node& n, std::string* out) {
   auto key = [&](const char* k) {
     if (!first) out->push_back(',');
     first = false;
-    AppendJsonString(k, out);
+    AppendJsonString(out, k);
     out->push_back(':');
   };
   for (const pugi::xml_attribute& a : n.attributes()) {
     key(a.name());
-    AppendJsonString(a.value(), out);
+    AppendJsonString(out, a.value());
   }
   for (const pugi::xml_node& child : n.children()) {
     if (child.type() != pugi::node_element) continue;
@@ -118,7 +85,7 @@ void XmlToJson(const pugi::xml_node& n, std::string* out) {
     if (child.first_child().type() == pugi::node_element || child.first_attribute()) {
       XmlToJson(child, out);
     } else {
-      AppendJsonString(child.text().get(), out);
+      AppendJsonString(out, child.text().get());
     }
   }
   out->push_back('}');
@@ -155,7 +122,7 @@ Status ExtractXml(std::string_view body, const ConnectorConfig& c, ExtractedPage
     }
     if (!c.timestamp_path.empty()) {
       std::string ts = XmlValue(n, c.timestamp_path);
-      if (!ts.empty()) AppendJsonString(ts, &r.timestamp_json);
+      if (!ts.empty()) AppendJsonString(&r.timestamp_json, ts);
     }
     if (!c.user_id_path.empty()) r.user_id = XmlValue(n, c.user_id_path);
     XmlToJson(n, &r.json);

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/json_text.h"  // AppendJsonString
 #include "common/status.h"
 #include "sources/connector_config.h"
 
@@ -39,8 +40,5 @@ Status ExtractRecords(std::string_view body, const ConnectorConfig& config, Extr
 
 // The "next" target of an RFC 8288 Link header, empty if none.
 std::string NextFromLinkHeader(std::string_view link);
-
-// Appends `s` as a JSON string literal.
-void AppendJsonString(std::string_view s, std::string* out);
 
 }  // namespace sluice

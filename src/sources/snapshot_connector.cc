@@ -66,9 +66,9 @@ class SnapshotConnector : public PullConnector {
       marker.type = config_.name + ".entity_stale";
       marker.timestamp_json = std::to_string(now);
       marker.json = "{\"id\":";
-      AppendJsonString(id, &marker.json);
+      AppendJsonString(&marker.json, id);
       marker.json += ",\"version\":";
-      AppendJsonString(s.version, &marker.json);
+      AppendJsonString(&marker.json, s.version);
       marker.json += ",\"last_seen_at_us\":" + std::to_string(s.last_seen_us) + "}";
       out.push_back(std::move(marker));
     }

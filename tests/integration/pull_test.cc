@@ -145,6 +145,34 @@ TEST_F(PullTest, CursorStreamWithEveryQuirkStoresEachEventOnce) {
   EXPECT_EQ(Stored("cur").size(), 600u);
 }
 
+TEST_F(PullTest, PulledEventsAreValidatedAndRefusedOnesReplayAfterASchemaFix) {
+  SimOptions o;
+  o.events = 150;  // amounts 0..149
+  UpstreamSimulator sim(o);
+  const std::string v1 = dir_ + "/v1.json", v2 = dir_ + "/v2.json";
+  WriteFile(v1,
+            R"({"required":["amount"],"properties":{"amount":{"type":"integer","maximum":99}}})");
+  WriteFile(v2, R"({"required":["amount"],"properties":{"amount":{"type":"integer"}}})");
+  auto add = RunSluice({"schemas", "add", "--type", "sch.record", v1, "--data-dir", data_});
+  ASSERT_EQ(add.exit_code, 0) << add.err;
+  auto r = Pull(Connector("sch", CursorToml(sim)));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Stored("sch").size(), 100u);
+  auto dl = RunSluice({"dead-letters", "list", "--data-dir", data_, "--config", config_});
+  ASSERT_EQ(dl.exit_code, 0) << dl.err;
+  EXPECT_EQ(std::count(dl.out.begin(), dl.out.end(), '\n'), 50) << dl.out;
+  EXPECT_NE(dl.out.find("149 is above the maximum 99"), std::string::npos) << dl.out;
+  // A second pull of the same stream refuses nothing new twice into the events.
+  ASSERT_EQ(Pull(Connector("sch", CursorToml(sim))).exit_code, 0);
+  EXPECT_EQ(Stored("sch").size(), 100u);
+  add = RunSluice({"schemas", "add", "--type", "sch.record", v2, "--data-dir", data_});
+  ASSERT_EQ(add.exit_code, 0) << add.err;
+  auto rp = RunSluice({"dead-letters", "replay", "--data-dir", data_, "--config", config_});
+  ASSERT_EQ(rp.exit_code, 0) << rp.err;
+  EXPECT_NE(rp.out.find("\"accepted\":50,"), std::string::npos) << rp.out;
+  ExpectExactlyOnce(Stored("sch"), sim.ids());
+}
+
 TEST_F(PullTest, SlowResponsesTimeOutAndAreRetried) {
   SimOptions o;
   o.events = 200;
