@@ -95,7 +95,8 @@ echo "archive: $ARCHIVE_BYTES bytes for $EVENTS events (raw NDJSON $RAW_BYTES by
 rm -f "$WORK/old.ndjson"
 
 echo "== rollups: consumer throughput, 7-day hourly metric vs raw SQL, storage (${ROLLUP_EVENTS:=10000000} events)"
-ROLLUP=$("$BUILD/rollup_bench" "$ROLLUP_EVENTS" "$WORK/rollup")
+# Its log lines go to stdout too; the figures are the last line.
+ROLLUP=$("$BUILD/rollup_bench" "$ROLLUP_EVENTS" "$WORK/rollup" | tail -n 1)
 echo "$ROLLUP"
 
 python3 - "$PUSH_NOROLLUP" "$ROLLUP" "$PUSH" <<'PY'
