@@ -37,8 +37,7 @@ done
 SCHEMA+='}}'
 echo "$SCHEMA" > "$WORK/schema.json"
 
-# Alternated rounds (open, auth, auth + schema) so drift in the machine's load hits all
-# three alike; medians are reported.
+# Rounds of open, auth and auth + schema; medians are reported.
 rm -rf "$WORK/keyed"
 "$BIN" tenants create plain --data-dir "$WORK/keyed" > /dev/null
 "$BIN" tenants create validated --data-dir "$WORK/keyed" > /dev/null
@@ -48,22 +47,24 @@ for t in page_view click signup purchase search; do
   "$BIN" schemas add --tenant validated --type "$t" --data-dir "$WORK/keyed" "$WORK/schema.json" > /dev/null
 done
 OPEN=(); AUTH=(); SCHEMA_RUN=()
-for round in $(seq 1 "${TENANCY_ROUNDS:-3}"); do
-  echo "== tenancy round $round: open mode (no keys), store off, ${SECS}s"
-  rm -rf "$WORK/data"; start
-  OPEN+=("$(load)"); echo "${OPEN[-1]}"; stop
-  rm -rf "$WORK/data"; cp -r "$WORK/keyed" "$WORK/data"; start
-  # Same server for both, in alternating order: neither always gets the emptier log.
-  for which in $( [ $((round % 2)) -eq 1 ] && echo "auth schema" || echo "schema auth" ); do
-    if [ "$which" = auth ]; then
-      echo "== tenancy round $round: a write key on every request"
-      AUTH+=("$(load --key "$KEY")"); echo "${AUTH[-1]}"
-    else
-      echo "== tenancy round $round: write key + 20-property schema on every event type"
-      SCHEMA_RUN+=("$(load --key "$VKEY")"); echo "${SCHEMA_RUN[-1]}"
-    fi
-  done
+# Each run gets a fresh server and data dir: a second run in the same server is measurably
+# slower (fuller dedupe table and log), which would bias whichever came second. The order
+# rotates per round so drift in the machine's load hits all three alike.
+run_one() {
+  rm -rf "$WORK/data"
+  case "$1" in
+    open) start; OPEN+=("$(load)"); echo "${OPEN[-1]}" ;;
+    auth) cp -r "$WORK/keyed" "$WORK/data"; start; AUTH+=("$(load --key "$KEY")"); echo "${AUTH[-1]}" ;;
+    schema) cp -r "$WORK/keyed" "$WORK/data"; start; SCHEMA_RUN+=("$(load --key "$VKEY")"); echo "${SCHEMA_RUN[-1]}" ;;
+  esac
   stop
+}
+ORDERS=("open auth schema" "auth schema open" "schema open auth")
+for round in $(seq 1 "${TENANCY_ROUNDS:-3}"); do
+  for which in ${ORDERS[$(( (round - 1) % 3 ))]}; do
+    echo "== tenancy round $round: $which (store off, ${SECS}s)"
+    run_one "$which"
+  done
 done
 
 echo "== fairness: calm tenant alone at 60 req/s x 500 events"

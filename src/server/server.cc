@@ -646,8 +646,9 @@ void Server::HandleEvents(HttpRequest req, Reply reply, const std::string& tenan
   errors += "]";
   RateDecision rate;
   if (limits.events_per_second > 0) {
-    rate = rate_limiter_.Charge(tenant, RateLimiter::Kind::kEvents, limits.events_per_second,
-                                static_cast<double>(parsed.events.size()), NowMicros());
+    // Admitted by the Peek above: pays in full even if a concurrent request got there first.
+    rate = rate_limiter_.Consume(tenant, RateLimiter::Kind::kEvents, limits.events_per_second,
+                                 static_cast<double>(parsed.events.size()), NowMicros());
   }
   // Events a schema refused are logged as dead letters (dead_letter_codec.h); the answer
   // waits for them as for accepted events, so "refused" always means "kept for replay".

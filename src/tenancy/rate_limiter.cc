@@ -49,6 +49,15 @@ RateDecision RateLimiter::Charge(std::string_view tenant, Kind kind, double per_
   return Decide(b, true);
 }
 
+RateDecision RateLimiter::Consume(std::string_view tenant, Kind kind, double per_second,
+                                  double cost, int64_t now_us) {
+  if (per_second <= 0) return RateDecision{};
+  std::lock_guard<std::mutex> lock(mu_);
+  Bucket& b = Refill(tenant, kind, per_second, now_us);
+  b.tokens -= cost;
+  return Decide(b, true);
+}
+
 RateDecision RateLimiter::Peek(std::string_view tenant, Kind kind, double per_second,
                                int64_t now_us) {
   if (per_second <= 0) return RateDecision{};

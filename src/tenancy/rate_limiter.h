@@ -30,6 +30,10 @@ class RateLimiter {
   // Charges `cost` to `tenant`'s bucket of `kind` whose rate is `per_second` (0 = no limit).
   RateDecision Charge(std::string_view tenant, Kind kind, double per_second, double cost,
                       int64_t now_us);
+  // Charges `cost` whatever the bucket holds: for a request admitted earlier by Peek, so
+  // that requests racing between their Peek and their charge still all pay.
+  RateDecision Consume(std::string_view tenant, Kind kind, double per_second, double cost,
+                       int64_t now_us);
   // Whether the bucket is in debt now (a request would be refused), without charging.
   RateDecision Peek(std::string_view tenant, Kind kind, double per_second, int64_t now_us);
 

@@ -107,7 +107,7 @@ class TenantRegistry {
   const std::string path_;
   mutable std::shared_mutex mu_;
   State state_;
-  std::unordered_map<std::string, size_t> by_hash_;  // sha256 -> index in state_.keys
+  std::unordered_map<std::string, size_t> by_hash_;       // sha256 -> index in state_.keys
   std::unordered_map<std::string_view, size_t> by_name_;  // tenant -> index in state_.tenants
   size_t active_keys_ = 0;
 };

@@ -42,6 +42,19 @@ TEST(RateLimiterTest, BatchLargerThanTheBucketPassesThenWaits) {
   EXPECT_TRUE(rl.Charge("t", Kind::kEvents, 100, 1, 4'000'001).allowed);
 }
 
+TEST(RateLimiterTest, AdmittedRequestsPayEvenWhenARacingOneEmptiedTheBucket) {
+  RateLimiter rl;
+  // Two requests pass Peek on a full bucket, then both are charged: the second still pays,
+  // so the tenant is in debt for both and the long-run rate holds.
+  EXPECT_TRUE(rl.Peek("t", Kind::kEvents, 100, 0).allowed);
+  EXPECT_TRUE(rl.Peek("t", Kind::kEvents, 100, 0).allowed);
+  rl.Consume("t", Kind::kEvents, 100, 150, 0);
+  RateDecision d = rl.Consume("t", Kind::kEvents, 100, 150, 0);
+  EXPECT_EQ(d.remaining, 0);
+  EXPECT_FALSE(rl.Peek("t", Kind::kEvents, 100, 1'000'000).allowed);  // -200 + 100
+  EXPECT_TRUE(rl.Peek("t", Kind::kEvents, 100, 2'000'001).allowed);
+}
+
 TEST(RateLimiterTest, TenantsAndKindsHaveTheirOwnBuckets) {
   RateLimiter rl;
   EXPECT_TRUE(rl.Charge("a", Kind::kRequests, 1, 1, 0).allowed);
