@@ -23,9 +23,9 @@
 #include "server/engine.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
+#include "sources/connector_runner.h"
 #include "tenancy/rate_limiter.h"
 #include "tenancy/storage_meter.h"
-#include "sources/connector_runner.h"
 
 namespace sluice {
 

@@ -29,8 +29,8 @@
 #include <vector>
 
 #include "common/status.h"
-#include "ingest/envelope_parser.h"  // RejectedEvent
 #include "ingest/connector_batch.h"
+#include "ingest/envelope_parser.h"  // RejectedEvent
 #include "ingest/event.h"
 #include "store/duckdb_handle.h"
 

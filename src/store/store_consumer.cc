@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "ingest/dead_letter_codec.h"
 #include "ingest/connector_batch.h"
+#include "ingest/dead_letter_codec.h"
 #include "ingest/event_codec.h"
 
 namespace sluice {
