@@ -154,6 +154,11 @@ if [ -x "$BUILD/search_bench" ]; then
   echo "== event search: GET /v1/events latency per shape over ${SEARCH_EVENTS:-10000000} events"
   "$BUILD/search_bench" --events "${SEARCH_EVENTS:-10000000}"
 fi
+if [ -x "$BUILD/duckdb_query" ]; then
+  # count(*) by type and hour through POST /v1/query vs the same SQL in DuckDB directly.
+  echo "== SQL: POST /v1/query vs DuckDB directly, ${QUERY_EVENTS:-10000000} events"
+  bash bench/query_ratio.sh "$BUILD"
+fi
 if [ -x "$BUILD/pull_bench" ]; then
   # Pull connectors (bench/README.md, "Pull connectors"): ~20 s each; R=20 req per W=1 s,
   # pages capped at P=50, 20 windows; then 16 connectors in one serve.

@@ -46,6 +46,7 @@ struct Args {
   int searches = 200;
   std::string explain;
   bool compare_unsliced = true;
+  bool fill_only = false;  // fill (or reuse) --db and exit: bench/query_ratio.sh serves it
 };
 
 std::string UuidLike(std::mt19937_64& rng, int64_t ts_us) {
@@ -145,6 +146,10 @@ int Run(const Args& args) {
       return 1;
     }
     (void)store.Execute("CHECKPOINT");
+  }
+  if (args.fill_only) {
+    std::printf("{\"events\":%lld}\n", static_cast<long long>(args.events));
+    return 0;
   }
   // The data's time range, for cursors and windows inside it.
   int64_t lo_us = 0, hi_us = 0;
@@ -326,10 +331,12 @@ int main(int argc, char** argv) {
       args.explain = next();
     } else if (a == "--no-compare") {
       args.compare_unsliced = false;
+    } else if (a == "--fill-only") {
+      args.fill_only = args.keep = true;
     } else {
       std::fprintf(stderr,
                    "usage: search_bench [--db FILE] [--events N] [--searches N] "
-                   "[--no-compare] [--explain SQL-with-{events}]\n");
+                   "[--no-compare] [--fill-only] [--explain SQL-with-{events}]\n");
       return 2;
     }
   }
