@@ -262,14 +262,23 @@ Status EventStore::WriteDeadLetters(const std::vector<RejectedEvent>& dead_lette
 Result<std::vector<std::pair<std::string, uint64_t>>> EventStore::StoredBytesByTenant() {
   auto con = duck::Connection::Open(db_);
   if (!con.ok()) return con.status();
+  // strlen, not octet_length: DuckDB's octet_length takes only BLOB and BIT, and strlen
+  // is the byte (not character) length of a VARCHAR.
   auto r = con->Query(
       "SELECT tenant, sum(b)::UBIGINT FROM ("
-      " SELECT tenant, sum(octet_length(event_id) + octet_length(type) + 16"
-      "  + coalesce(octet_length(user_id), 0) + coalesce(octet_length(anonymous_id), 0)"
-      "  + coalesce(octet_length(properties::VARCHAR), 0)"
-      "  + coalesce(octet_length(context::VARCHAR), 0)) AS b FROM events_hot GROUP BY tenant"
+      " SELECT tenant, sum(strlen(event_id) + strlen(type) + 16"
+      "  + coalesce(strlen(user_id), 0) + coalesce(strlen(anonymous_id), 0)"
+      "  + coalesce(strlen(properties::VARCHAR), 0)"
+      "  + coalesce(strlen(context::VARCHAR), 0)) AS b FROM events_hot GROUP BY tenant"
       " UNION ALL SELECT f.tenant, sum(f.bytes) FROM archive_files f JOIN archive_hours h"
-      "  USING (tenant, hour) WHERE h.evicted GROUP BY f.tenant) GROUP BY tenant");
+      "  USING (tenant, hour) WHERE h.evicted GROUP BY f.tenant"
+      // Pending dead letters are stored too: without them a tenant could fill the disk
+      // with events its own schema refuses. A replayed one is counted as its event.
+      " UNION ALL SELECT tenant, sum(strlen(event_id) + strlen(type) + 16"
+      "  + coalesce(strlen(user_id), 0) + coalesce(strlen(anonymous_id), 0)"
+      "  + coalesce(strlen(properties::VARCHAR), 0)"
+      "  + coalesce(strlen(context::VARCHAR), 0) + strlen(error))"
+      "  FROM dead_letters WHERE replayed_at IS NULL GROUP BY tenant) GROUP BY tenant");
   if (!r.ok()) return r.status();
   std::vector<std::pair<std::string, uint64_t>> out;
   Status st;

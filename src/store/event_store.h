@@ -93,8 +93,9 @@ class EventStore {
       const std::string& tenant_or_empty,
       const std::function<void(std::string_view tenant, std::string_view id)>& fn);
   // Bytes each tenant stores (SPEC §7 quotas): its hot rows' text sizes plus the Parquet
-  // files of its evicted hours (archived hours still hot count once, as rows). One scan of
-  // the hot table: run it every few seconds, not per request.
+  // files of its evicted hours (archived hours still hot count once, as rows) plus its
+  // pending dead letters (with their error text). One scan of the hot table: run it every
+  // few seconds, not per request.
   Result<std::vector<std::pair<std::string, uint64_t>>> StoredBytesByTenant();
   // Runs SQL that returns nothing (maintenance, tests).
   Status Execute(const std::string& sql);

@@ -1,6 +1,7 @@
 // EventStore: schema, batches committed atomically with their consumer offset (also across
 // a crash before COMMIT), reopen, streaming ids; plus the append rate it reaches.
 #include "store/event_store.h"
+#include "store/dead_letters.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -235,6 +236,40 @@ TEST_F(EventStoreTest, CrashBeforeCommitLeavesNeitherRowsNorOffset) {
   Open();
   EXPECT_EQ(Offset(), 20u);
   EXPECT_EQ(Count(), 261000u);
+}
+
+// A quota that skipped dead letters would let a tenant fill the disk with events its own
+// schema refuses; once replayed, a dead letter counts as its stored event instead.
+TEST_F(EventStoreTest, StoredBytesCountPendingDeadLetters) {
+  ASSERT_TRUE(store_->AppendBatch(MakeEvents("a", 0, 10), "store", 1).ok());
+  std::vector<RejectedEvent> refused;
+  for (int i = 0; i < 3; ++i) {
+    refused.push_back({MakeEvent("b", 100 + i), "schema v1 of \"purchase\": too big", 1});
+  }
+  ASSERT_TRUE(store_->AppendBatch({}, {}, "store", 2, refused).ok());
+  auto bytes_of = [&](const std::string& tenant) -> uint64_t {
+    auto measured = store_->StoredBytesByTenant();
+    EXPECT_TRUE(measured.ok()) << measured.status().ToString();
+    if (!measured.ok()) return UINT64_MAX;
+    for (const auto& [t, n] : *measured) {
+      if (t == tenant) return n;
+    }
+    return 0;
+  };
+  uint64_t least = 0;  // ids, properties and errors alone
+  for (const RejectedEvent& r : refused) {
+    least += r.event.event_id.size() + r.event.properties.size() + r.error.size();
+  }
+  EXPECT_GE(bytes_of("b"), least);
+  const uint64_t a_before = bytes_of("a");
+  EXPECT_GT(a_before, 0u);
+  ASSERT_TRUE(MarkDeadLettersReplayed(
+                  *store_, "b",
+                  {refused[0].event.event_id, refused[1].event.event_id, refused[2].event.event_id},
+                  1732500000000000)
+                  .ok());
+  EXPECT_EQ(bytes_of("b"), 0u);
+  EXPECT_EQ(bytes_of("a"), a_before);
 }
 
 TEST_F(EventStoreTest, ForEachEventIdStreamsAllIds) {
