@@ -222,6 +222,12 @@ int TenancyCommands::RunKeys(const Config& config) {
     Status s = (*reg)->RevokeKey(id_, std::nullopt);
     if (!s.ok()) return Fail(cmd, s.message());
     PrintLine("{\"revoked\":\"" + JsonEscape(id_) + "\"}");
+    if (!(*reg)->has_active_keys()) {
+      // Worth saying: some expect this to reopen the keyless mode; it locks instead.
+      std::fprintf(stderr,
+                   "that was the last active key: the server will refuse every request until "
+                   "a new key is created (sluice keys create)\n");
+    }
     return 0;
   }
   auto role = ParseRole(role_);

@@ -10,9 +10,10 @@
 //   operator   /v1/admin/{tenants,archive,compact,retention}, /metrics
 //
 // An admin key can do what read and write keys can, for its tenant. An operator key
-// (tenant "*") administers every tenant but reads and writes no tenant's events. With no
-// active key at all (loopback only, see Server::Start) every request is tenant "default"
-// with every right: the embedded single-tenant mode.
+// (tenant "*") administers every tenant but reads and writes no tenant's events. Until the
+// first key is created in the data dir (loopback only, see Server::Start) every request is
+// tenant "default" with every right: the embedded single-tenant mode. Revoking every key
+// later does not bring it back (TenantRegistry::any_key_created).
 #pragma once
 
 #include <string>
@@ -32,7 +33,7 @@ Access RequiredAccess(boost::beast::http::verb method, std::string_view path, bo
 // The caller of one request after authentication.
 struct RequestPrincipal {
   Principal key;
-  bool open_mode = false;  // no keys exist: everything allowed, tenant "default"
+  bool open_mode = false;  // no key was ever created: everything allowed, tenant "default"
 };
 
 // PermissionDenied (with a message that names only the caller's own role) when `p` may

@@ -117,13 +117,21 @@ Status Server::Start() {
   uint16_t port;
   SLUICE_RETURN_IF_ERROR(ParseListen(config_.listen, &host, &port));
   loopback_ = IsLoopback(host);
-  if (!loopback_ && !engine_->tenants()->has_active_keys()) {
+  const TenantRegistry* registry = engine_->tenants();
+  if (!loopback_ && !registry->any_key_created()) {
     // SPEC §7 safe default: open single-tenant mode only where only this machine can reach.
     return Status::PermissionDenied(
         "refusing to listen on " + config_.listen +
         " without API keys: anyone who can reach it could read and write every event. Create "
         "a key first (sluice keys create --tenant default --role admin --data-dir " +
         config_.data_dir + "), or listen on 127.0.0.1");
+  }
+  if (registry->any_key_created() && !registry->has_active_keys()) {
+    // Not open: once a key has existed, open mode never comes back (Identify).
+    spdlog::warn(
+        "every API key of {} is revoked: every request will be refused until a key is "
+        "created (sluice keys create --data-dir {}, with the server stopped)",
+        config_.data_dir, config_.data_dir);
   }
   if (!config_.tls_cert_file.empty() || !config_.tls_key_file.empty()) {
     if (config_.tls_cert_file.empty() || config_.tls_key_file.empty()) {
@@ -420,10 +428,10 @@ std::optional<HttpResponse> Server::Deny(const http::request_header<>& req, Acce
 
 Result<RequestPrincipal> Server::Identify(const http::request_header<>& req) const {
   TenantRegistry* registry = engine_->tenants();
-  if (!registry->has_active_keys()) {
-    // Open mode exists only on loopback (Start refuses anything else without keys); if
-    // every key was revoked while serving a public address, nobody gets in.
-    if (!loopback_) return Status::Unauthenticated("no API key is active on this server");
+  if (!registry->any_key_created()) {
+    // Open mode: only until the first key is created, and only on loopback (Start refuses
+    // anything else). Revoking every key later locks the server rather than opening it.
+    if (!loopback_) return Status::Unauthenticated("no API key exists on this server");
     RequestPrincipal p;
     p.open_mode = true;
     p.key.tenant = kDefaultTenant;

@@ -285,4 +285,9 @@ bool TenantRegistry::has_active_keys() const {
   return active_keys_ > 0;
 }
 
+bool TenantRegistry::any_key_created() const {
+  std::shared_lock lock(mu_);
+  return !state_.keys.empty();  // keys are revoked in place, never removed
+}
+
 }  // namespace sluice

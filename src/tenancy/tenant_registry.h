@@ -90,8 +90,13 @@ class TenantRegistry {
 
   // The principal of an active key; Unauthenticated for an unknown or revoked one.
   Result<Principal> Authenticate(std::string_view secret) const;
-  // True once any key is active: from then on every request must carry one.
+  // True while at least one key is not revoked.
   bool has_active_keys() const;
+  // True once any key has been created, even if every key was revoked since: open mode
+  // (Server::Identify) ends with the first key for good. Were it to follow the active
+  // keys instead, revoking the last one — which a tenant admin may do — would hand every
+  // local caller every right.
+  bool any_key_created() const;
 
  private:
   explicit TenantRegistry(std::string path) : path_(std::move(path)) {}

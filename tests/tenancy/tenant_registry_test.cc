@@ -34,6 +34,7 @@ TEST_F(TenantRegistryTest, StartsWithDefaultAndNoKeys) {
   auto r = Open();
   EXPECT_TRUE(r->TenantExists("default"));
   EXPECT_FALSE(r->has_active_keys());
+  EXPECT_FALSE(r->any_key_created());
   EXPECT_FALSE(std::filesystem::exists(path_));
 }
 
@@ -72,6 +73,9 @@ TEST_F(TenantRegistryTest, KeysAuthenticateSurviveReopenAndRevokeAtOnce) {
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.status().code(), Status::Code::kUnauthenticated);
   EXPECT_FALSE(r->has_active_keys());
+  // The last key revoked does not bring back open mode, not even after a reopen.
+  EXPECT_TRUE(r->any_key_created());
+  EXPECT_TRUE(Open()->any_key_created());
   EXPECT_FALSE(Open()->Authenticate(secret).ok());  // revocation is durable
 }
 
