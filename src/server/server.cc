@@ -241,15 +241,15 @@ std::string Server::PressureReason() const {
   const uint64_t end = log_->end_offset();
   const uint64_t consumed = consumer_ ? consumer_->applied_offset() : log_->MinConsumerOffset();
   const uint64_t unconsumed = end - std::min(end, consumed);
+  // Every tenant (and /readyz, anyone) reads these: they say which limit, never the
+  // server-wide figures, which tell one tenant how much the others send. The figures are
+  // in /metrics (sluice_store_lag_bytes, sluice_free_disk_bytes) for the operator.
   if (unconsumed > config_.max_unconsumed_bytes) {
-    return "ingest is paused: " + std::to_string(unconsumed >> 20) +
-           " MiB of log not yet stored (limit " +
-           std::to_string(config_.max_unconsumed_bytes >> 20) + " MiB)";
+    return "ingest is paused: more log than [log] max_unconsumed_bytes allows is not yet "
+           "stored; retry shortly";
   }
   if (free_disk_bytes_.load() < config_.min_free_disk_bytes) {
-    return "ingest is paused: free disk " + std::to_string(free_disk_bytes_.load() >> 20) +
-           " MiB is under the configured minimum of " +
-           std::to_string(config_.min_free_disk_bytes >> 20) + " MiB";
+    return "ingest is paused: free disk is under [log] min_free_disk_bytes";
   }
   return {};
 }
@@ -336,7 +336,16 @@ void Server::Handle(HttpRequest req, Reply reply) {
     if (!why.empty()) return answer(Unavailable(why, v));
     return answer(JsonResponse(http::status::ok, "{\"status\":\"ready\"}", v));
   }
-  if (path == "/metrics") return answer(Metrics(v));
+  if (path == "/metrics") {
+    // Public by configuration, /metrics still shows tenants' names only to whom may see
+    // every tenant: an operator key, or open mode (there is one tenant, and it is theirs).
+    bool with_tenants = true;
+    if (access == Access::kPublic) {
+      auto caller = Identify(req);
+      with_tenants = caller.ok() && (caller->open_mode || caller->key.is_operator());
+    }
+    return answer(Metrics(v, with_tenants));
+  }
   if (path == "/v1/admin/event-ids") {
     if (req.method() != http::verb::get) {
       return answer(JsonError(http::status::method_not_allowed, "use GET", v));
@@ -362,7 +371,8 @@ void Server::Handle(HttpRequest req, Reply reply) {
     // or none (all tenants).
     auto scope = AdminTenant(who, QueryParam(target, "tenant"), /*optional=*/true);
     if (!scope.ok()) return answer(JsonError(http::status::forbidden, scope.status().message(), v));
-    return HandleTier(std::string(path.substr(10)), std::move(req), std::move(reply), *scope);
+    return HandleTier(std::string(path.substr(10)), std::move(req), std::move(reply), *scope,
+                      /*detailed=*/who.open_mode || who.key.is_operator());
   }
   if (path == "/v1/admin/connectors" || path.rfind("/v1/admin/connectors/", 0) == 0) {
     // A tenant admin sees and moves only its own tenant's connectors.
@@ -463,7 +473,31 @@ HttpResponse Server::TooManyRequests(const std::string& what, const RateDecision
   return res;
 }
 
-void Server::HandleTier(std::string step, HttpRequest req, Reply reply, std::string tenant) {
+std::optional<HttpResponse> Server::OverQuota(const std::string& tenant, const TenantLimits& limits,
+                                              unsigned v) {
+  if (limits.max_stored_bytes == 0 || storage_.Get(tenant) < limits.max_stored_bytes) {
+    return std::nullopt;
+  }
+  metrics_.rate_limited.fetch_add(1, std::memory_order_relaxed);
+  HttpResponse res =
+      JsonError(http::status::too_many_requests,
+                "stored-bytes quota of " + std::to_string(limits.max_stored_bytes) +
+                    " bytes reached; retention or a higher quota (max_stored_bytes) makes room",
+                v);
+  const std::string retry = std::to_string(config_.usage_interval_seconds);
+  res.set(http::field::retry_after, retry);
+  // The same headers as a rate 429, so clients that read them need no special case; the
+  // resource header (GitHub's name for it) says this limit is bytes, not a rate. Reset is
+  // when the next measurement may find room.
+  res.set("X-RateLimit-Limit", std::to_string(limits.max_stored_bytes));
+  res.set("X-RateLimit-Remaining", "0");
+  res.set("X-RateLimit-Reset", retry);
+  res.set("X-RateLimit-Resource", "stored-bytes");
+  return res;
+}
+
+void Server::HandleTier(std::string step, HttpRequest req, Reply reply, std::string tenant,
+                        bool detailed) {
   const unsigned v = req.version();
   std::string_view target(req.target().data(), req.target().size());
   int64_t from = 0, to = 0;
@@ -482,7 +516,7 @@ void Server::HandleTier(std::string step, HttpRequest req, Reply reply, std::str
     to = *t;
   }
   std::string route = RouteLabel(target);
-  auto task = [this, step, from, to, tenant, route, v, reply]() {
+  auto task = [this, step, from, to, tenant, route, v, reply, detailed]() {
     Archiver* a = engine_->archiver();
     ArchiveStats stats;
     Status s;
@@ -493,11 +527,20 @@ void Server::HandleTier(std::string step, HttpRequest req, Reply reply, std::str
       if (s.ok()) s = a->ApplyRetention(&stats);
     }
     if (step == "rehydrate") s = a->Rehydrate(from, to, tenant, &stats);
-    HttpResponse res = s.ok() ? JsonResponse(http::status::ok,
-                                             "{\"step\":\"" + step + "\",\"summary\":\"" +
-                                                 JsonEscape(stats.ToString()) + "\"}",
-                                             v)
-                              : JsonError(http::status::internal_server_error, s.ToString(), v);
+    HttpResponse res;
+    if (s.ok()) {
+      res = JsonResponse(
+          http::status::ok,
+          "{\"step\":\"" + step + "\",\"summary\":\"" + JsonEscape(stats.ToString()) + "\"}", v);
+    } else {
+      // DuckDB's text quotes SQL and absolute file paths: for the operator, who runs the
+      // machine, not for a tenant admin (rehydrate), who gets the log's word for it.
+      spdlog::error("{} failed: {}", step, s.ToString());
+      res = JsonError(
+          http::status::internal_server_error,
+          detailed ? s.ToString() : "the " + step + " failed on the server (see the server's log)",
+          v);
+    }
     metrics_.CountRequest(route, res.result_int());
     reply(std::move(res));
   };
@@ -807,11 +850,11 @@ void Server::HandleSearch(HttpRequest req, Reply reply, const std::string& tenan
   if (!queued) answer(Unavailable("too many queries are waiting; retry shortly", v));
 }
 
-HttpResponse Server::Metrics(unsigned version) {
+HttpResponse Server::Metrics(unsigned version, bool with_tenants) {
   std::string out;
   out.reserve(4096);
-  metrics_.RenderRequests(&out);
-  if (connectors_) out += connectors_->MetricsText();
+  metrics_.RenderRequests(&out);  // labelled by route and status only
+  if (connectors_ && with_tenants) out += connectors_->MetricsText();
   RenderMetric(&out, "sluice_events_accepted_total", "counter",
                "Events newly stored (acknowledged after fsync).",
                static_cast<double>(metrics_.events_accepted.load()));
@@ -862,6 +905,12 @@ HttpResponse Server::Metrics(unsigned version) {
   }
   RenderMetric(&out, "sluice_inflight_body_bytes", "gauge", "Request body bytes held in memory.",
                static_cast<double>(inflight_bytes_.load()));
+  if (free_disk_bytes_.load() != UINT64_MAX) {  // measured once a second
+    RenderMetric(&out, "sluice_free_disk_bytes", "gauge",
+                 "Free bytes on the data dir's file system (ingest pauses under "
+                 "[log] min_free_disk_bytes).",
+                 static_cast<double>(free_disk_bytes_.load()));
+  }
   RenderRollupMetrics(&out);
   HttpResponse res{http::status::ok, version};
   res.set(http::field::content_type, "text/plain; version=0.0.4");

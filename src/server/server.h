@@ -57,8 +57,10 @@ class Server : public Router {
   // `tenant` empty = every tenant (open mode only).
   void HandleExportIds(HttpRequest req, Reply reply, std::string tenant);
   // POST /v1/admin/{archive,compact,retention,rehydrate}: one tiering step now; rehydrate
-  // only `tenant`'s hours (all when empty).
-  void HandleTier(std::string step, HttpRequest req, Reply reply, std::string tenant);
+  // only `tenant`'s hours (all when empty). `detailed`: a failure's own text in the answer
+  // (operator, open mode); otherwise only in the log.
+  void HandleTier(std::string step, HttpRequest req, Reply reply, std::string tenant,
+                  bool detailed);
   // GET /v1/events: event search (query/event_search.h) on query_pool_.
   void HandleSearch(HttpRequest req, Reply reply, const std::string& tenant);
   void HandleQuery(HttpRequest req, Reply reply, const std::string& tenant);
@@ -74,9 +76,14 @@ class Server : public Router {
                                    RequestPrincipal* who = nullptr) const;
   TenantLimits LimitsOf(const std::string& tenant) const;
   HttpResponse TooManyRequests(const std::string& what, const RateDecision& d, unsigned v);
+  // The 429 for a tenant at its stored-bytes quota; nullopt while under it (or unlimited).
+  std::optional<HttpResponse> OverQuota(const std::string& tenant, const TenantLimits& limits,
+                                        unsigned v);
   // Re-measures stored bytes per tenant when any tenant has a quota (maintenance thread).
   void MeasureStorage();
-  HttpResponse Metrics(unsigned version);
+  // `with_tenants` false: the public /metrics ([auth] public_metrics, no operator key),
+  // without any series that names a tenant (the connectors' tenant="..." labels).
+  HttpResponse Metrics(unsigned version, bool with_tenants);
   // GET /v1/metrics/{name}, /v1/admin/metrics[/{name}] (metrics_handlers.cc).
   void HandleMetricQuery(HttpRequest req, Reply reply, const std::string& tenant);
   void HandleMetricAdmin(HttpRequest req, Reply reply, const std::string& tenant);
