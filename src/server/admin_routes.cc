@@ -263,11 +263,28 @@ std::optional<HttpResponse> Server::HandleTenancyAdmin(const HttpRequest& req,
       }
       return JsonResponse(http::status::ok, out + "]}", v);
     }
+    // A replay is ingest: it is held to the tenant's quota and events/s like POST
+    // /v1/events (admitted while the bucket is not in debt, then pays for every event it
+    // sends), or replaying a backlog would be a way around both.
+    const TenantLimits limits = LimitsOf(*scope);
+    if (auto over = OverQuota(*scope, limits, v)) return std::move(*over);
+    if (limits.events_per_second > 0) {
+      RateDecision d = rate_limiter_.Peek(*scope, RateLimiter::Kind::kEvents,
+                                          limits.events_per_second, NowMicros());
+      if (!d.allowed) return TooManyRequests("events/s", d, v);
+    }
     auto summary = ReplayDeadLetters(*engine_, *scope, filter.type);
     if (!summary.ok()) return ErrorFor(summary.status(), v);
     metrics_.events_accepted.fetch_add(summary->accepted, std::memory_order_relaxed);
     metrics_.events_duplicate.fetch_add(summary->duplicates, std::memory_order_relaxed);
-    return JsonResponse(http::status::ok, summary->ToJson(), v);
+    HttpResponse res = JsonResponse(http::status::ok, summary->ToJson(), v);
+    if (limits.events_per_second > 0) {
+      RateDecision d =
+          rate_limiter_.Consume(*scope, RateLimiter::Kind::kEvents, limits.events_per_second,
+                                static_cast<double>(summary->replayed), NowMicros());
+      SetRateLimitHeaders(d, &res);
+    }
+    return res;
   }
   return std::nullopt;
 }

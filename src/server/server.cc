@@ -49,13 +49,10 @@ std::string FormatRate(double per_second) {
   return buf;
 }
 
-// X-RateLimit-* as GitHub and most APIs send them: the limit per second, what is left, and
-// seconds until the bucket is full again. Nothing when the tenant has no limit.
-void SetRateLimitHeaders(const RateDecision& d, HttpResponse* res) {
-  if (d.limit <= 0) return;
-  res->set("X-RateLimit-Limit", FormatRate(d.limit));
-  res->set("X-RateLimit-Remaining", std::to_string(static_cast<int64_t>(d.remaining)));
-  res->set("X-RateLimit-Reset", std::to_string(static_cast<int64_t>(std::ceil(d.reset_seconds))));
+// One event's bytes as EventStore::StoredBytesByTenant counts them.
+uint64_t StoredBytes(const Event& e) {
+  return e.event_id.size() + e.type.size() + 16 + e.user_id.size() + e.anonymous_id.size() +
+         e.properties.size() + e.context.size();
 }
 
 bool IsLoopback(const std::string& host) {
@@ -74,6 +71,13 @@ std::string RouteLabel(std::string_view target) {
 }
 
 }  // namespace
+
+void SetRateLimitHeaders(const RateDecision& d, HttpResponse* res) {
+  if (d.limit <= 0) return;
+  res->set("X-RateLimit-Limit", FormatRate(d.limit));
+  res->set("X-RateLimit-Remaining", std::to_string(static_cast<int64_t>(d.remaining)));
+  res->set("X-RateLimit-Reset", std::to_string(static_cast<int64_t>(std::ceil(d.reset_seconds))));
+}
 
 Server::Server(Config config) : config_(std::move(config)) {}
 
@@ -636,16 +640,7 @@ void Server::HandleEvents(HttpRequest req, Reply reply, const std::string& tenan
                                         limits.events_per_second, NowMicros());
     if (!d.allowed) return fail(TooManyRequests("events/s", d, v));
   }
-  if (limits.max_stored_bytes > 0 && storage_.Get(tenant) >= limits.max_stored_bytes) {
-    metrics_.rate_limited.fetch_add(1, std::memory_order_relaxed);
-    HttpResponse res =
-        JsonError(http::status::too_many_requests,
-                  "stored-bytes quota of " + std::to_string(limits.max_stored_bytes) +
-                      " bytes reached; retention or a higher quota (max_stored_bytes) makes room",
-                  v);
-    res.set(http::field::retry_after, std::to_string(config_.usage_interval_seconds));
-    return fail(std::move(res));
-  }
+  if (auto over = OverQuota(tenant, limits, v)) return fail(std::move(*over));
 
   std::string decoded;
   std::string_view body = req.body();
@@ -698,8 +693,10 @@ void Server::HandleEvents(HttpRequest req, Reply reply, const std::string& tenan
   RateDecision rate;
   if (limits.events_per_second > 0) {
     // Admitted by the Peek above: pays in full even if a concurrent request got there first.
+    // Every event offered pays, refused ones too: an invalid event costs parsing, and a
+    // dead letter costs a log append, an fsync and a row, like an accepted one.
     rate = rate_limiter_.Consume(tenant, RateLimiter::Kind::kEvents, limits.events_per_second,
-                                 static_cast<double>(parsed.events.size()), NowMicros());
+                                 static_cast<double>(parsed.total), NowMicros());
   }
   // Events a schema refused are logged as dead letters (dead_letter_codec.h); the answer
   // waits for them as for accepted events, so "refused" always means "kept for replay".
@@ -717,6 +714,11 @@ void Server::HandleEvents(HttpRequest req, Reply reply, const std::string& tenan
     }
     dead_letter_offset = *off;
     metrics_.events_dead_lettered.fetch_add(parsed.rejected.size(), std::memory_order_relaxed);
+    if (limits.max_stored_bytes > 0) {  // dead letters are stored bytes of the tenant too
+      uint64_t bytes = 0;
+      for (const RejectedEvent& r : parsed.rejected) bytes += StoredBytes(r.event) + r.error.size();
+      storage_.Add(tenant, bytes);
+    }
   }
   if (parsed.events.empty()) {
     std::string msg = parsed.total == 0 ? "the body holds no events" : "no valid events";
@@ -734,12 +736,9 @@ void Server::HandleEvents(HttpRequest req, Reply reply, const std::string& tenan
     return;
   }
 
-  uint64_t stored_bytes = 0;  // as StoredBytesByTenant counts them
+  uint64_t stored_bytes = 0;
   if (limits.max_stored_bytes > 0) {
-    for (const Event& e : parsed.events) {
-      stored_bytes += e.event_id.size() + e.type.size() + 16 + e.user_id.size() +
-                      e.anonymous_id.size() + e.properties.size() + e.context.size();
-    }
+    for (const Event& e : parsed.events) stored_bytes += StoredBytes(e);
   }
   auto submitted = ingestor_->Submit(&parsed.events);
   if (submitted.ok() && stored_bytes > 0) storage_.Add(tenant, stored_bytes);

@@ -29,6 +29,10 @@
 
 namespace sluice {
 
+// X-RateLimit-* as GitHub and most APIs send them: the limit per second, what is left, and
+// seconds until the bucket is full again. Nothing when the tenant has no limit.
+void SetRateLimitHeaders(const RateDecision& d, HttpResponse* res);
+
 class Server : public Router {
  public:
   explicit Server(Config config);

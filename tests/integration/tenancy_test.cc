@@ -47,6 +47,14 @@ int64_t Number(const std::string& json, const char* key) {
   return n;
 }
 
+// A connector down on purpose: it exists only to put tenant="acme" series in /metrics.
+std::string DownConnector(const std::string& name, const std::string& tenant) {
+  return "[[connector]]\nname = \"" + name + "\"\ntenant = \"" + tenant +
+         "\"\nurl = \"http://127.0.0.1:1/x\"\nrecords_path = \"/data\"\n"
+         "retry_initial_ms = 5\nretry_max_ms = 20\nmax_attempts = 3\n"
+         "poll_interval_seconds = 0.2\n";
+}
+
 class TenancyTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -134,16 +142,22 @@ TEST_F(TenancyTest, EveryRouteDeniesMissingBadRevokedAndWrongRoleKeys) {
   const std::string revoked = CreateKey("acme", "admin");
   auto list = RunSluice({"keys", "list", "--tenant", "acme", "--data-dir", data_});
   ASSERT_EQ(list.exit_code, 0);
-  std::string revoked_id;
+  std::vector<std::string> acme_ids;  // in creation order: write, read, admin, revoked
   for (size_t p = 0; (p = list.out.find("\"id\":\"", p)) != std::string::npos; ++p) {
-    revoked_id = list.out.substr(p + 6, 16);  // the last listed is the last created
+    acme_ids.push_back(list.out.substr(p + 6, 16));
   }
-  ASSERT_EQ(RunSluice({"keys", "revoke", revoked_id, "--data-dir", data_}).exit_code, 0);
+  ASSERT_EQ(acme_ids.size(), 4u) << list.out;
+  const std::string acme_write_id = acme_ids[0];
+  ASSERT_EQ(RunSluice({"keys", "revoke", acme_ids[3], "--data-dir", data_}).exit_code, 0);
+  // acme has a connector, so that its checkpoint route has something to move.
+  server_ = std::make_unique<ServerProcess>(
+      data_, std::string(kConfig) + DownConnector("acmefeed", "acme"));
   ASSERT_TRUE(server_->Start()) << server_->log_text();
 
   struct Route {
     std::string method, path, body;
     std::string wrong_role_key;  // a valid key whose role may not use the route
+    bool takes_tenant = false;   // ?tenant= names the tenant acted on (admin, operator)
   };
   const std::string event = R"({"event_id":"matrix-1","type":"t"})";
   const std::vector<Route> routes = {
@@ -151,22 +165,30 @@ TEST_F(TenancyTest, EveryRouteDeniesMissingBadRevokedAndWrongRoleKeys) {
       {"GET", "/v1/events", "", acme_write},
       {"POST", "/v1/query", R"({"sql":"SELECT count(*) FROM events"})", acme_write},
       {"GET", "/v1/admin/event-ids", "", acme_write},
-      {"GET", "/v1/admin/keys", "", acme_read},
+      {"GET", "/v1/admin/keys", "", acme_read, true},
       {"POST", "/v1/admin/keys", R"({"role":"admin"})", acme_write},
-      {"DELETE", "/v1/admin/keys/key_000000000000", "", acme_read},
-      {"POST", "/v1/admin/schemas", R"({"type":"t","schema":{"required":["x"]}})", acme_read},
-      {"GET", "/v1/admin/dead-letters", "", acme_read},
-      {"POST", "/v1/admin/dead-letters/replay", "", acme_write},
+      {"DELETE", "/v1/admin/keys/" + acme_write_id, "", acme_read},
+      {"POST", "/v1/admin/keys/" + acme_write_id + "/revoke", "", acme_read},
+      {"GET", "/v1/admin/schemas", "", acme_read, true},
+      {"POST", "/v1/admin/schemas", R"({"type":"t","schema":{"required":["x"]}})", acme_read, true},
+      {"GET", "/v1/admin/dead-letters", "", acme_read, true},
+      {"POST", "/v1/admin/dead-letters/replay", "", acme_write, true},
       {"POST", "/v1/admin/rehydrate?from=2020-01-01T00:00:00Z&to=2020-01-02T00:00:00Z", "",
-       acme_read},
+       acme_read, true},
       {"GET", "/v1/metrics/events?from=2024-01-01T00:00:00Z&to=2024-01-02T00:00:00Z", "",
        acme_write},
-      {"GET", "/v1/admin/metrics", "", acme_read},
-      {"POST", "/v1/admin/metrics", R"({"name":"m","aggregate":"count"})", acme_write},
-      {"GET", "/v1/admin/connectors", "", acme_read},
+      {"GET", "/v1/admin/metrics", "", acme_read, true},
+      {"POST", "/v1/admin/metrics", R"({"name":"m","aggregate":"count"})", acme_write, true},
+      {"GET", "/v1/admin/connectors", "", acme_read, true},
+      {"GET", "/v1/admin/connectors/acmefeed", "", acme_read, true},
+      {"POST", "/v1/admin/connectors/acmefeed/checkpoint", R"({"checkpoint":"EVIL"})", acme_read,
+       true},
       {"GET", "/v1/admin/tenants", "", acme_admin},
       {"POST", "/v1/admin/tenants", R"({"name":"evil"})", acme_admin},
+      {"PUT", "/v1/admin/tenants/acme", R"({"events_per_second":1})", acme_admin},
       {"POST", "/v1/admin/archive", "", acme_admin},
+      {"POST", "/v1/admin/compact", "", acme_admin},
+      {"POST", "/v1/admin/retention", "", acme_admin},
       {"GET", "/metrics", "", acme_admin},
   };
   for (const Route& r : routes) {
@@ -186,6 +208,15 @@ TEST_F(TenancyTest, EveryRouteDeniesMissingBadRevokedAndWrongRoleKeys) {
     // A denial names the caller's role, never a tenant.
     EXPECT_EQ(wrong.body.find("acme"), std::string::npos) << wrong.body;
     EXPECT_EQ(wrong.body.find("globex"), std::string::npos) << wrong.body;
+    if (r.takes_tenant) {
+      // The other tenant's admin key, naming acme: denied, and the denial names no tenant.
+      const std::string named =
+          r.path + (r.path.find('?') == std::string::npos ? "?" : "&") + "tenant=acme";
+      auto other = Call(r.method, named, r.body, globex_admin);
+      EXPECT_EQ(other.status, 403) << other.body;
+      EXPECT_EQ(other.body.find("acme"), std::string::npos) << other.body;
+      EXPECT_EQ(other.body.find("globex"), std::string::npos) << other.body;
+    }
   }
   // An operator key reads and writes no tenant's events.
   EXPECT_EQ(Send(op, event).status, 403);
@@ -200,7 +231,15 @@ TEST_F(TenancyTest, EveryRouteDeniesMissingBadRevokedAndWrongRoleKeys) {
   size_t n_keys = 0;
   for (size_t p = 0; (p = keys.body.find("\"id\":", p)) != std::string::npos; ++p) ++n_keys;
   EXPECT_EQ(n_keys, 6u) << keys.body;
+  auto acme_tenant = Call("GET", "/v1/admin/tenants/acme", "", op);
+  EXPECT_NE(acme_tenant.body.find("\"events_per_second\":0"), std::string::npos)
+      << acme_tenant.body;
   EXPECT_EQ(Call("GET", "/v1/admin/schemas", "", acme_admin).body, "{\"schemas\":[]}");
+  EXPECT_EQ(Call("GET", "/v1/admin/schemas", "", globex_admin).body, "{\"schemas\":[]}");
+  for (const std::string& k : {acme_admin, globex_admin}) {
+    auto defs = Call("GET", "/v1/admin/metrics", "", k);
+    EXPECT_EQ(defs.body.find("\"m\""), std::string::npos) << defs.body;
+  }
 
   // The right keys work; Basic with the key as user name too (Segment's SDKs send that).
   EXPECT_EQ(Send(acme_write, event).status, 202);
@@ -234,7 +273,69 @@ TEST_F(TenancyTest, EveryRouteDeniesMissingBadRevokedAndWrongRoleKeys) {
   EXPECT_EQ(Call("GET", "/v1/admin/keys?tenant=acme", "", globex_admin).status, 403);
   auto globex_keys = Call("GET", "/v1/admin/keys", "", globex_admin);
   EXPECT_EQ(globex_keys.body.find("acme"), std::string::npos) << globex_keys.body;
-  EXPECT_EQ(Send(acme_write, event).status, 202);  // acme's keys still work
+  EXPECT_EQ(Send(acme_write, event).status, 202);  // acme's keys still work (none revoked)
+  // Without ?tenant=, globex's own scope has no such connector: the same 404 as an unknown.
+  EXPECT_EQ(Call("GET", "/v1/admin/connectors/acmefeed", "", globex_admin).status, 404);
+  EXPECT_EQ(Call("POST", "/v1/admin/connectors/acmefeed/checkpoint", R"({"checkpoint":"EVIL"})",
+                 globex_admin)
+                .status,
+            404);
+
+  // With acme data in place, globex naming acme reads none of it and changes none of it: a
+  // schema, a dead letter the next schema version makes replayable, a metric definition.
+  ASSERT_EQ(
+      Call("POST", "/v1/admin/schemas", R"({"type":"s","schema":{"required":["x"]}})", acme_admin)
+          .status,
+      201);
+  ASSERT_EQ(
+      Send(acme_admin, R"({"event_id":"acme-dl-1","type":"s","properties":{"y":"q"}})").status,
+      400);
+  ASSERT_EQ(Call("POST", "/v1/admin/schemas",
+                 R"({"type":"s","schema":{"properties":{"y":{"type":"string"}}}})", acme_admin)
+                .status,
+            201);
+  ASSERT_EQ(
+      Call("POST", "/v1/admin/metrics", R"({"name":"acme_metric","aggregate":"count"})", acme_admin)
+          .status,
+      201);
+  const std::vector<std::pair<std::string, std::string>> probes = {
+      {"GET /v1/admin/schemas?tenant=acme", ""},
+      {"POST /v1/admin/schemas?tenant=acme",
+       R"({"type":"s","schema":{"properties":{"y":{"type":"string"},"z":{"type":"string"}}}})"},
+      {"GET /v1/admin/dead-letters?tenant=acme&all=true", ""},
+      {"POST /v1/admin/dead-letters/replay?tenant=acme", ""},
+      {"GET /v1/admin/metrics?tenant=acme", ""},
+      {"GET /v1/admin/metrics/acme_metric?tenant=acme", ""},
+      {"POST /v1/admin/metrics?tenant=acme", R"({"name":"evil_metric","aggregate":"count"})"},
+      {"GET /v1/admin/connectors?tenant=acme", ""},
+      {"POST /v1/admin/connectors/acmefeed/checkpoint?tenant=acme", R"({"checkpoint":"EVIL"})"},
+      {"POST /v1/admin/rehydrate?tenant=acme&from=2020-01-01T00:00:00Z&to=2030-01-01T00:00:00Z",
+       ""},
+  };
+  for (const auto& [what, body] : probes) {
+    SCOPED_TRACE(what);
+    const size_t sp = what.find(' ');
+    auto r = Call(what.substr(0, sp), what.substr(sp + 1), body, globex_admin);
+    EXPECT_EQ(r.status, 403) << r.body;
+    EXPECT_EQ(r.body.find("acme"), std::string::npos) << r.body;  // acme-dl-1, acme_metric...
+  }
+  auto schemas = Call("GET", "/v1/admin/schemas", "", acme_admin).body;
+  size_t versions = 0;
+  for (size_t p = 0; (p = schemas.find("\"version\":", p)) != std::string::npos; ++p) ++versions;
+  EXPECT_EQ(versions, 2u) << schemas;
+  EXPECT_EQ(schemas.find("\"z\""), std::string::npos) << schemas;
+  auto letters = Call("GET", "/v1/admin/dead-letters", "", acme_admin).body;
+  EXPECT_NE(letters.find("\"acme-dl-1\""), std::string::npos) << letters;  // still pending
+  for (const std::string& k : {acme_admin, globex_admin}) {
+    auto defs = Call("GET", "/v1/admin/metrics", "", k).body;
+    EXPECT_EQ(defs.find("evil_metric"), std::string::npos) << defs;
+  }
+  EXPECT_EQ(Call("GET", "/v1/admin/metrics", "", globex_admin).body.find("acme_metric"),
+            std::string::npos);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // > one poll interval
+  auto feed = Call("GET", "/v1/admin/connectors/acmefeed", "", acme_admin);
+  ASSERT_EQ(feed.status, 200) << feed.body;
+  EXPECT_EQ(feed.body.find("EVIL"), std::string::npos) << feed.body;
 }
 
 TEST_F(TenancyTest, TenantsSeeOnlyTheirOwnEventsThroughEveryPath) {
@@ -363,6 +464,78 @@ TEST_F(TenancyTest, KeysCreatedAndRevokedOverHttpTakeEffectAtOnce) {
   EXPECT_NE(nokey.err.find("API key"), std::string::npos) << nokey.err;
 }
 
+// Open mode ends with the first key for good: a tenant admin revoking the last key (its
+// own) must not reopen the server to every local caller with every right.
+TEST_F(TenancyTest, RevokingTheLastKeyDoesNotReopenTheServer) {
+  ASSERT_TRUE(server_->Start()) << server_->log_text();
+  auto made = Call("POST", "/v1/admin/keys", R"({"tenant":"default","role":"admin"})", "");
+  ASSERT_EQ(made.status, 201) << made.body;
+  const std::string admin = Field(made.body, "key");
+  ASSERT_EQ(Send(admin, R"({"event_id":"before","type":"t"})").status, 202);
+  auto rv = Call("DELETE", "/v1/admin/keys/" + Field(made.body, "id"), "", admin);
+  ASSERT_EQ(rv.status, 200) << rv.body;
+  auto expect_locked = [&] {
+    EXPECT_EQ(HttpPost(server_->url() + "/v1/events", R"({"event_id":"after","type":"t"})",
+                       {"Content-Type: application/json"})
+                  .status,
+              401);
+    EXPECT_EQ(HttpGet(server_->url() + "/v1/events").status, 401);
+    EXPECT_EQ(Call("GET", "/v1/admin/keys", "", "").status, 401);
+    EXPECT_EQ(Call("POST", "/v1/admin/keys", R"({"tenant":"*","role":"admin"})", "").status, 401);
+    EXPECT_EQ(Call("POST", "/v1/query", R"({"sql":"SELECT count(*) FROM events"})", "").status,
+              401);
+    EXPECT_EQ(Send(admin, R"({"event_id":"after","type":"t"})").status, 401);
+  };
+  expect_locked();
+  // Nor after a restart: the revoked key is still on record.
+  ASSERT_EQ(server_->Stop(), 0);
+  ASSERT_TRUE(server_->Start()) << server_->log_text();
+  expect_locked();
+  EXPECT_NE(server_->log_text().find("every API key"), std::string::npos) << server_->log_text();
+  // No key was minted, and "after" was never stored: a new key sees only "before".
+  ASSERT_EQ(server_->Stop(), 0);
+  const std::string reader = CreateKey("default", "admin");
+  ASSERT_TRUE(server_->Start()) << server_->log_text();
+  WaitForCount(reader, 1);
+  EXPECT_EQ(SearchIds(reader), (std::set<std::string>{"before"}));
+  auto keys = Call("GET", "/v1/admin/keys", "", reader);
+  size_t n_keys = 0;
+  for (size_t p = 0; (p = keys.body.find("\"id\":", p)) != std::string::npos; ++p) ++n_keys;
+  EXPECT_EQ(n_keys, 2u) << keys.body;  // the revoked one and this one
+  // Offline, revoking the last active key says what it does.
+  ASSERT_EQ(server_->Stop(), 0);
+  auto list = RunSluice({"keys", "list", "--data-dir", data_});
+  const std::string last_id = list.out.substr(list.out.rfind("\"id\":\"") + 6, 16);
+  auto revoke = RunSluice({"keys", "revoke", last_id, "--data-dir", data_});
+  EXPECT_EQ(revoke.exit_code, 0) << revoke.err;
+  EXPECT_NE(revoke.err.find("last active key"), std::string::npos) << revoke.err;
+}
+
+// public_metrics opens /metrics to anyone; it must then name no tenant (nor a tenant's
+// connector). An operator key still sees the per-tenant series.
+TEST_F(TenancyTest, PublicMetricsNameNoTenantButOperatorSeesThem) {
+  CreateTenant("acme");
+  const std::string acme_admin = CreateKey("acme", "admin");
+  const std::string op = CreateKey("*", "admin");
+  // kConfig ends in its [auth] table: the option lands there.
+  server_ = std::make_unique<ServerProcess>(
+      data_, std::string(kConfig) + "public_metrics = true\n" + DownConnector("acmefeed", "acme"));
+  ASSERT_TRUE(server_->Start()) << server_->log_text();
+  auto full = Call("GET", "/metrics", "", op);
+  ASSERT_EQ(full.status, 200) << full.body;
+  EXPECT_NE(full.body.find("tenant=\"acme\",connector=\"acmefeed\""), std::string::npos)
+      << full.body;
+  for (const std::string& key : {std::string(), acme_admin, std::string("sk_notakey")}) {
+    SCOPED_TRACE(key.empty() ? "no key" : key.substr(0, 6));
+    auto pub = Call("GET", "/metrics", "", key);
+    ASSERT_EQ(pub.status, 200) << pub.body;
+    EXPECT_NE(pub.body.find("sluice_events_accepted_total"), std::string::npos) << pub.body;
+    EXPECT_EQ(pub.body.find("acme"), std::string::npos) << pub.body;
+    EXPECT_EQ(pub.body.find("tenant="), std::string::npos) << pub.body;
+    EXPECT_EQ(pub.body.find("sluice_connector_"), std::string::npos) << pub.body;
+  }
+}
+
 TEST_F(TenancyTest, PublicAddressWithoutKeysRefusesToStart) {
   auto r = RunSluice({"serve", "--data-dir", data_, "--listen", "0.0.0.0:0"});
   EXPECT_NE(r.exit_code, 0);
@@ -481,10 +654,127 @@ TEST_F(TenancyTest, StoredBytesQuotaStopsOneTenantOnly) {
   EXPECT_LE(accepted_batches, 4);
   EXPECT_NE(last.body.find("quota"), std::string::npos) << last.body;
   EXPECT_NE(last.headers.find("Retry-After: "), std::string::npos);
+  // The headers of a rate 429 too, so clients need no special case.
+  EXPECT_NE(last.headers.find("X-RateLimit-Limit: 3000"), std::string::npos) << last.headers;
+  EXPECT_NE(last.headers.find("X-RateLimit-Remaining: 0"), std::string::npos) << last.headers;
+  EXPECT_NE(last.headers.find("X-RateLimit-Reset: "), std::string::npos) << last.headers;
+  EXPECT_NE(last.headers.find("X-RateLimit-Resource: stored-bytes"), std::string::npos)
+      << last.headers;
   EXPECT_EQ(Send(big, R"({"event_id":"b1)" + event_tail).status, 202);
   // The measurement (every second here) agrees once the store has the rows.
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   EXPECT_EQ(Send(small, R"({"type":"t"})").status, 429);
+}
+
+// Refused events are ingest work too (a parse, a log append, an fsync, a row): they pay
+// the events/s bucket like accepted ones, and a replay of dead letters pays for what it
+// sends and waits while the bucket is in debt.
+TEST_F(TenancyTest, RefusedEventsAndReplaysPayTheEventsPerSecondLimit) {
+  CreateTenant("strict", {"--events-per-second", "50"});
+  const std::string admin = CreateKey("strict", "admin");
+  ASSERT_TRUE(server_->Start()) << server_->log_text();
+  ASSERT_EQ(Call("POST", "/v1/admin/schemas", R"({"type":"t","schema":{"required":["x"]}})", admin)
+                .status,
+            201);
+  std::string invalid;
+  for (int i = 0; i < 200; ++i) {
+    invalid +=
+        R"({"event_id":"bad-)" + std::to_string(i) + R"(","type":"t","properties":{}})" + "\n";
+  }
+  auto r = Send(admin, invalid);
+  ASSERT_EQ(r.status, 400) << r.body;  // all 200 dead-lettered: 150 events in debt
+  r = Send(admin, R"({"event_id":"ok-1","type":"other"})");
+  EXPECT_EQ(r.status, 429) << r.body;
+  EXPECT_NE(r.headers.find("Retry-After: "), std::string::npos) << r.headers;
+  // The fix, then a replay: refused while the bucket is in debt...
+  ASSERT_EQ(Call("POST", "/v1/admin/schemas",
+                 R"({"type":"t","schema":{"properties":{"y":{"type":"string"}}}})", admin)
+                .status,
+            201);
+  r = Call("POST", "/v1/admin/dead-letters/replay", "", admin);
+  EXPECT_EQ(r.status, 429) << r.body;
+  EXPECT_NE(r.headers.find("X-RateLimit-Limit: 50"), std::string::npos) << r.headers;
+  // ...admitted once out of debt (~3 s), and then it has paid for its 200 events.
+  for (int i = 0; i < 40 && r.status == 429; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    r = Call("POST", "/v1/admin/dead-letters/replay", "", admin);
+  }
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Number(r.body, "replayed"), 200) << r.body;
+  EXPECT_NE(r.headers.find("X-RateLimit-Remaining: 0"), std::string::npos) << r.headers;
+  r = Send(admin, R"({"event_id":"ok-2","type":"other"})");
+  EXPECT_EQ(r.status, 429) << r.body;
+}
+
+// Dead letters are stored bytes of their tenant: a tenant cannot fill the disk with events
+// its own schema refuses, and a replay at the quota is refused like any ingest.
+TEST_F(TenancyTest, DeadLettersCountTowardTheStoredBytesQuota) {
+  CreateTenant("small", {"--max-stored-bytes", "3000"});
+  const std::string admin = CreateKey("small", "admin");
+  ASSERT_TRUE(server_->Start()) << server_->log_text();
+  ASSERT_EQ(Call("POST", "/v1/admin/schemas", R"({"type":"t","schema":{"required":["x"]}})", admin)
+                .status,
+            201);
+  const std::string tail =
+      R"(","type":"t","properties":{"pad":")" + std::string(150, 'x') + "\"}}\n";
+  int refused_batches = 0;
+  HttpResult last;
+  for (int i = 0; i < 20; ++i) {
+    std::string batch;
+    for (int j = 0; j < 5; ++j) batch += R"({"event_id":"d)" + std::to_string(i * 5 + j) + tail;
+    last = Send(admin, batch);
+    if (last.status != 400) break;  // 400: every event dead-lettered
+    ++refused_batches;
+  }
+  // > 1000 bytes per batch of dead letters: the third crosses 3000, the fourth is refused.
+  EXPECT_EQ(last.status, 429) << last.body;
+  EXPECT_GE(refused_batches, 2);
+  EXPECT_LE(refused_batches, 3);
+  EXPECT_NE(last.body.find("quota"), std::string::npos) << last.body;
+  // The measurement (every second here) counts the dead_letters table too.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  last = Send(admin, R"({"event_id":"late","type":"t","properties":{}})");
+  EXPECT_EQ(last.status, 429) << last.body;
+  ASSERT_EQ(Call("POST", "/v1/admin/schemas",
+                 R"({"type":"t","schema":{"properties":{"pad":{"type":"string"}}}})", admin)
+                .status,
+            201);
+  auto r = Call("POST", "/v1/admin/dead-letters/replay", "", admin);
+  EXPECT_EQ(r.status, 429) << r.body;
+  EXPECT_NE(r.headers.find("X-RateLimit-Resource: stored-bytes"), std::string::npos) << r.headers;
+  EXPECT_TRUE(SearchIds(admin).empty());
+}
+
+// A failed rehydrate tells a tenant admin that it failed, not DuckDB's text with the
+// server's file paths and SQL; the operator still gets the detail.
+TEST_F(TenancyTest, RehydrateFailureShowsNoPathsToATenant) {
+  CreateTenant("acme");
+  const std::string admin = CreateKey("acme", "admin");
+  const std::string op = CreateKey("*", "admin");
+  std::string config = kConfig;
+  config.replace(config.find("lateness_minutes = 0\n"), 21,
+                 "lateness_minutes = 0\nretention_days = 0\n");
+  server_ = std::make_unique<ServerProcess>(data_, config);
+  ASSERT_TRUE(server_->Start()) << server_->log_text();
+  ASSERT_EQ(
+      Send(admin, R"({"event_id":"h1","type":"t","timestamp":"2024-01-01T10:00:00Z"})").status,
+      202);
+  WaitForCount(admin, 1);
+  ASSERT_EQ(Call("POST", "/v1/admin/archive", "", op).status, 200);
+  auto evicted = Call("POST", "/v1/admin/retention", "", op);  // 2024 is past hot_days
+  ASSERT_EQ(evicted.status, 200) << evicted.body;
+  std::filesystem::remove_all(data_ + "/archive/tenant=acme");  // the files it would read
+  const std::string range = "/v1/admin/rehydrate?from=2024-01-01T00:00:00Z&to=2024-01-02T00:00:00Z";
+  auto r = Call("POST", range, "", admin);
+  EXPECT_EQ(r.status, 500) << r.body;
+  EXPECT_NE(r.body.find("rehydrate failed"), std::string::npos) << r.body;
+  for (const std::string& leak :
+       {data_, std::string("tenant="), std::string(".parquet"), std::string("SELECT")}) {
+    EXPECT_EQ(r.body.find(leak), std::string::npos) << r.body;
+  }
+  auto detailed = Call("POST", range + "&tenant=acme", "", op);
+  EXPECT_EQ(detailed.status, 500) << detailed.body;
+  EXPECT_NE(detailed.body.find("parquet"), std::string::npos) << detailed.body;
 }
 
 TEST_F(TenancyTest, SchemaEvolutionDeadLettersAndReplayExactlyOnce) {
