@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <toml++/toml.h>
+#include <algorithm>
 #include <cstdlib>
 #include <set>
 
@@ -20,6 +21,10 @@ const char* ConnectorKindName(ConnectorKind k) {
       return "snapshot";
   }
   return "?";
+}
+
+double DefaultRecheckSeconds(const ConnectorConfig& c) {
+  return std::min(std::max(c.safety_lag_seconds, c.poll_interval_seconds), 300.0);
 }
 
 namespace {
@@ -79,6 +84,15 @@ class TableReader {
     if (n == nullptr) return Status::OK();
     auto v = n->value<double>();
     if (!v || *v < min) return Bad(key, fmt::format("must be a number of seconds >= {}", min));
+    *out = *v;
+    return Status::OK();
+  }
+  Status Bool(const char* key, bool* out) {
+    seen_.insert(key);
+    const toml::node* n = t_.get(key);
+    if (n == nullptr) return Status::OK();
+    auto v = n->value<bool>();
+    if (!v) return Bad(key, "must be true or false");
     *out = *v;
     return Status::OK();
   }
@@ -210,9 +224,12 @@ Result<ConnectorConfig> ParseTable(const toml::table& t, const std::string& file
   }
   SLUICE_RETURN_IF_ERROR(r.Seconds("safety_lag_seconds", &c.safety_lag_seconds, 0));
   SLUICE_RETURN_IF_ERROR(r.Seconds("max_window_seconds", &c.max_window_seconds, 0.001));
+  const bool recheck_set = t.contains("recheck_seconds");
   SLUICE_RETURN_IF_ERROR(r.Seconds("recheck_seconds", &c.recheck_seconds, 0));
   SLUICE_RETURN_IF_ERROR(r.String("start", &c.start));
+  SLUICE_RETURN_IF_ERROR(r.Bool("allow_empty_feed", &c.allow_empty_feed));
   SLUICE_RETURN_IF_ERROR(r.Seconds("poll_interval_seconds", &c.poll_interval_seconds, 0.001));
+  if (!recheck_set) c.recheck_seconds = DefaultRecheckSeconds(c);
   SLUICE_RETURN_IF_ERROR(r.Seconds("timeout_seconds", &c.timeout_seconds, 0.001));
   SLUICE_RETURN_IF_ERROR(r.Seconds("requests_per_second", &c.requests_per_second, 0));
   SLUICE_RETURN_IF_ERROR(r.Int("retry_initial_ms", &c.retry_initial_ms, 1));

@@ -60,8 +60,15 @@ struct ConnectorConfig {
   std::string time_format = "rfc3339";  // rfc3339 | unix | unix_ms
   double safety_lag_seconds = 60;
   double max_window_seconds = 3600;
-  double recheck_seconds = 0;  // re-read this much behind the checkpoint each poll
-  std::string start;           // first lower bound (RFC 3339 / unix); default: one day ago
+  // Re-read this much behind the checkpoint each poll, so that a too small safety_lag
+  // shows as late_records instead of staying invisible. Unset in TOML it is
+  // DefaultRecheckSeconds(); 0 turns it off.
+  double recheck_seconds = 0;
+  std::string start;  // first lower bound (RFC 3339 / unix); default: one day ago
+
+  // Snapshot: a feed that lists no entity at all would mark every entity stale; that is
+  // far more often an upstream outage than the truth, so it is an error unless allowed.
+  bool allow_empty_feed = false;
 
   // Timing and upstream manners.
   double poll_interval_seconds = 10;
@@ -71,6 +78,11 @@ struct ConnectorConfig {
   int retry_max_ms = 30000;
   int max_attempts = 0;  // per request; 0 = retry until stopped
 };
+
+// The recheck a time window gets when recheck_seconds is not set: its safety lag (late
+// records are most often late by a little more than that), at least one poll interval
+// and at most 5 minutes, since every poll re-reads it.
+double DefaultRecheckSeconds(const ConnectorConfig& c);
 
 // One connector from a file of top-level keys.
 Result<ConnectorConfig> LoadConnectorFile(const std::string& path);

@@ -98,11 +98,12 @@ std::string ConnectorStatusJson(PullConnector* c) {
   }
   out += fmt::format(
       ",\"requests\":{},\"records\":{},\"stored\":{},\"duplicates\":{},\"retries\":{},"
-      "\"rate_limited\":{},\"cursor_expired\":{},\"late_records\":{},\"record_errors\":{},"
+      "\"rate_limited\":{},\"cursor_expired\":{},\"cursor_loops\":{},\"late_records\":{},"
+      "\"record_errors\":{},"
       "\"checkpoint_age_seconds\":{:.3f},\"lag_seconds\":{:.3f},\"last_error\":",
       s.requests.load(), s.records.load(), s.stored.load(), s.duplicates.load(), s.retries.load(),
-      s.rate_limited.load(), s.cursor_expired.load(), s.late_records.load(), s.record_errors.load(),
-      age(s.checkpoint_at_us.load()),
+      s.rate_limited.load(), s.cursor_expired.load(), s.cursor_loops.load(), s.late_records.load(),
+      s.record_errors.load(), age(s.checkpoint_at_us.load()),
       c->config().kind == ConnectorKind::kTimeWindow ? age(s.position_us.load())
                                                      : age(s.caught_up_at_us.load()));
   std::string err = s.last_error();
@@ -153,6 +154,9 @@ std::string ConnectorRunner::MetricsText() const {
          [](ConnectorStats& s, const ConnectorConfig&) { return s.rate_limited.load(); });
   family("sluice_connector_cursor_expired_total", "counter", "Expired cursors (restarts).",
          [](ConnectorStats& s, const ConnectorConfig&) { return s.cursor_expired.load(); });
+  family("sluice_connector_cursor_loops_total", "counter",
+         "Next cursors upstream repeated (a loop: the poll ends, nothing skipped).",
+         [](ConnectorStats& s, const ConnectorConfig&) { return s.cursor_loops.load(); });
   family("sluice_connector_late_records_total", "counter",
          "Time window: records found behind the checkpoint (safety_lag too small).",
          [](ConnectorStats& s, const ConnectorConfig&) { return s.late_records.load(); });

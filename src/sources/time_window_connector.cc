@@ -8,10 +8,16 @@
 // inclusive, so a record exactly at a boundary is fetched twice and deduped.
 //
 // Events that reach upstream later than safety_lag after their timestamp fall behind the
-// checkpoint. recheck_seconds > 0 re-reads [checkpoint - recheck, checkpoint) each poll;
-// what it finds that was not stored is counted in late_records (a visible miss of the
-// lag) and stored. Replaying an earlier checkpoint (`sluice checkpoint set`) recovers the
-// rest.
+// checkpoint. recheck_seconds > 0 (on by default, connector_config.h) re-reads
+// [checkpoint - recheck, checkpoint) each poll; what it finds that was not stored is
+// counted in late_records (a visible miss of the lag) and stored. Replaying an earlier
+// checkpoint (`sluice checkpoint set`) recovers the rest. There is no recheck before the
+// first window: behind the configured start lies nothing this connector ever read, so
+// what is there is not late.
+//
+// A cursor loop inside a window (a next cursor seen before) never moves the checkpoint:
+// the poll fails with the checkpoint kept, counted in cursor_loops, and the next poll
+// reads the window again.
 #include <spdlog/spdlog.h>
 
 #include <set>
@@ -37,7 +43,7 @@ class TimeWindowConnector : public PullConnector {
     stats_.position_us.store(from);
     const int64_t lag_us = static_cast<int64_t>(config_.safety_lag_seconds * 1e6);
     const int64_t max_us = std::max<int64_t>(1, int64_t(config_.max_window_seconds * 1e6));
-    if (config_.recheck_seconds > 0) {
+    if (config_.recheck_seconds > 0 && !checkpoint().empty()) {
       const int64_t back = Align(from - int64_t(config_.recheck_seconds * 1e6));
       size_t late = 0;
       SLUICE_RETURN_IF_ERROR(PullRange(back, from, std::to_string(from), &late));
@@ -108,7 +114,8 @@ class TimeWindowConnector : public PullConnector {
   }
 
   // Fetches every page of [from, to); pages commit with the current checkpoint, the last
-  // page with `final_checkpoint`. *stored_out (if set) gets how many were new.
+  // page with `final_checkpoint`. *stored_out (if set) gets how many were new. A cursor
+  // loop is an error that leaves the checkpoint where it was.
   Status PullRange(int64_t from, int64_t to, const std::string& final_checkpoint,
                    size_t* stored_out) {
     const std::string keep = checkpoint();
@@ -144,14 +151,23 @@ class TimeWindowConnector : public PullConnector {
       std::string next = config_.cursor_from_link_header
                              ? NextFromLinkHeader(response.Header("link"))
                              : page.next_cursor;
-      bool last = page.records.empty() || next.empty() || next == cursor;
-      if (!last && !seen.insert(next).second) {
-        stats_.cursor_loops.fetch_add(1, std::memory_order_relaxed);
-        last = true;
-      }
+      const bool last = page.records.empty() || next.empty();
+      // A next cursor that repeats (itself, or one already followed in this window) means
+      // upstream pages in a circle: the rest of the window was never seen, so this page
+      // commits with the kept checkpoint and the poll fails; the next one re-reads the
+      // window from the same position instead of skipping what the loop hid.
+      const bool loop = !last && (next == cursor || !seen.insert(next).second);
       size_t stored = 0;
       SLUICE_RETURN_IF_ERROR(Commit(page.records, last ? final_checkpoint : keep, &stored));
       if (stored_out) *stored_out += stored;
+      if (loop) {
+        stats_.cursor_loops.fetch_add(1, std::memory_order_relaxed);
+        spdlog::warn("connector={} cursor_loop=\"{}\" window=[{},{}) action=keep_checkpoint",
+                     config_.name, next, from, to);
+        return Status::Unavailable("cursor loop at '" + next + "' in window [" + Format(from) +
+                                   ", " + Format(to) + "): checkpoint kept at " +
+                                   (keep.empty() ? "the start" : keep) + ", retried next poll");
+      }
       if (last) return Status::OK();
       cursor = next;
     }
