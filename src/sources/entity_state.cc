@@ -1,4 +1,6 @@
-// EntityTable codec (entity_state.h): {"e":{"id":["version",first_us,last_us,stale01],...}}.
+// EntityTable codec (entity_state.h):
+// {"e":{"id":["version",first_us,last_us,stale01,versions],...}}. Entries without the
+// fifth element (tables from before it) still decode, with versions = 0.
 #include "sources/entity_state.h"
 
 #include <simdjson.h>
@@ -19,7 +21,7 @@ std::string EncodeEntityTable(const EntityTable& t) {
     out += ":[";
     AppendJsonString(&out, s.version);
     out += ',' + std::to_string(s.first_seen_us) + ',' + std::to_string(s.last_seen_us) + ',' +
-           (s.stale ? "1" : "0") + ']';
+           (s.stale ? "1" : "0") + ',' + std::to_string(s.versions) + ']';
   }
   out += "}}";
   return out;
@@ -37,12 +39,14 @@ Status DecodeEntityTable(const std::string& checkpoint, EntityTable* t) {
     simdjson::dom::array a;
     std::string_view version;
     int64_t first, last, stale;
-    if (v.get_array().get(a) || a.size() != 4 || a.at(0).get_string().get(version) ||
-        a.at(1).get_int64().get(first) || a.at(2).get_int64().get(last) ||
-        a.at(3).get_int64().get(stale)) {
+    uint64_t versions = 0;
+    if (v.get_array().get(a) || (a.size() != 4 && a.size() != 5) ||
+        a.at(0).get_string().get(version) || a.at(1).get_int64().get(first) ||
+        a.at(2).get_int64().get(last) || a.at(3).get_int64().get(stale) ||
+        (a.size() == 5 && a.at(4).get_uint64().get(versions))) {
       return Status::InvalidArgument("snapshot checkpoint: bad entry for " + std::string(id));
     }
-    (*t)[std::string(id)] = EntityState{std::string(version), first, last, stale != 0};
+    (*t)[std::string(id)] = EntityState{std::string(version), first, last, stale != 0, versions};
   }
   return Status::OK();
 }
@@ -73,6 +77,7 @@ std::string EntitiesJson(const EntityTable& t, bool current_only) {
     AppendJsonString(&out, id);
     out += ",\"version\":";
     AppendJsonString(&out, s.version);
+    out += ",\"versions\":" + std::to_string(s.versions);
     out += ",\"first_seen\":\"" + Rfc3339(s.first_seen_us) + "\",\"last_seen_at\":\"" +
            Rfc3339(s.last_seen_us) + "\",\"stale\":" + (s.stale ? "true" : "false") + "}";
   }

@@ -99,6 +99,20 @@ std::string XmlValue(const pugi::xml_node& n, const std::string& path) {
   return n.first_element_by_path(p.c_str()).text().get();
 }
 
+// "/feed/item" -> "/feed"; "" when there is no parent element to check ("/item", a "//"
+// step, or a '/' inside a predicate).
+std::string XmlParentPath(const std::string& path) {
+  int depth = 0;
+  size_t last = std::string::npos;
+  for (size_t i = 0; i < path.size(); ++i) {
+    if (path[i] == '[') ++depth;
+    if (path[i] == ']') --depth;
+    if (path[i] == '/' && depth == 0) last = i;
+  }
+  if (last == std::string::npos || last == 0 || path[last - 1] == '/') return {};
+  return path.substr(0, last);
+}
+
 Status ExtractXml(std::string_view body, const ConnectorConfig& c, ExtractedPage* out) {
   pugi::xml_document doc;
   pugi::xml_parse_result ok = doc.load_buffer(body.data(), body.size());
@@ -110,6 +124,21 @@ Status ExtractXml(std::string_view body, const ConnectorConfig& c, ExtractedPage
     nodes = doc.select_nodes(path.c_str());
   } catch (const pugi::xpath_exception& e) {
     return Status::InvalidArgument(std::string("records_path: ") + e.what());
+  }
+  if (nodes.empty()) {
+    // Like a JSON body without the records path: "feed/item" matching nothing is an empty
+    // feed only when <feed> is there; without it the body is some other document (an error
+    // page, a changed format) and must not read as "every entity is gone".
+    std::string parent = XmlParentPath(path);
+    if (!parent.empty()) {
+      try {
+        if (doc.select_nodes(parent.c_str()).empty()) {
+          return Status::InvalidArgument("body has no " + parent);
+        }
+      } catch (const pugi::xpath_exception&) {
+        // Not a plain element path: nothing to check the parent of.
+      }
+    }
   }
   size_t i = 0;
   for (const pugi::xpath_node& xn : nodes) {

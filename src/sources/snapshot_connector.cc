@@ -1,13 +1,20 @@
 // Snapshot sync (SPEC §5.3): each poll fetches the full current set of entities (JSON or
 // XML) and reconciles it with the entity table (entity_state.h), which is the checkpoint.
 //
-//  - a new entity, or one whose content changed, is stored as a new version: event type
-//    `<name>.entity` (configurable), event_id `<name>:<id>:<content hash>`; an unchanged
-//    entity makes no event (its id would be a duplicate anyway);
+//  - a new entity, one whose content changed, or one back from stale is stored as a new
+//    version: event type `<name>.entity` (configurable), event_id
+//    `<name>:<id>:<n>:<content hash>` where n counts the entity's versions in the table.
+//    The count makes A -> B -> A and a return with unchanged content new events (a hash
+//    alone would repeat an id already stored and dedupe would drop the history); the hash
+//    keeps ids of different contents apart after a replay from an older table;
+//  - an unchanged entity makes no event;
 //  - an entity missing from the feed is marked stale and a `<name>.entity_stale` event with
-//    its last_seen_at is stored; it is never deleted, and it comes back as current when
-//    the feed lists it again;
-//  - versions, stale markers and the new table commit in one log record.
+//    its last_seen_at is stored; it is never deleted;
+//  - a feed that lists no entity while some are current is an error, not a reason to mark
+//    them all stale (an outage or a changed feed looks just like that), unless
+//    allow_empty_feed = true;
+//  - versions, stale markers and the new table commit in one log record, so a poll
+//    replayed after a crash starts from the same table and makes the same ids.
 // Current state: GET /v1/admin/connectors/NAME/entities?state=current (or all); history:
 // the `<name>.entity` events, e.g. SQL over `events` filtered by type.
 #include <spdlog/spdlog.h>
@@ -38,6 +45,16 @@ class SnapshotConnector : public PullConnector {
       stats_.record_errors.fetch_add(1, std::memory_order_relaxed);
       spdlog::warn("connector={} {}", config_.name, e);
     }
+    if (page.records.empty() && !config_.allow_empty_feed) {
+      size_t current = 0;
+      for (const auto& [id, s] : table) current += s.stale ? 0 : 1;
+      if (current > 0) {
+        return Status::Unavailable(
+            "the feed lists no entity (records_path '" + config_.records_path + "'): not marking " +
+            std::to_string(current) +
+            " current entities stale; set allow_empty_feed = true if it can really be empty");
+      }
+    }
     const int64_t now = NowMicros();
     std::vector<PulledRecord> out;
     std::map<std::string, bool> in_feed;
@@ -53,7 +70,7 @@ class SnapshotConnector : public PullConnector {
       s.version = hex;
       s.stale = false;
       if (!changed) continue;
-      r.version = hex;
+      r.version = std::to_string(++s.versions) + ":" + hex;
       if (r.timestamp_json.empty()) r.timestamp_json = std::to_string(now);
       out.push_back(std::move(r));
     }

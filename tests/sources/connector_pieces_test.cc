@@ -84,6 +84,23 @@ TEST(RecordExtractorTest, XmlElementPath) {
   EXPECT_EQ(page.errors.size(), 1u);
 }
 
+// A valid XML document without the feed's parent element is an error (like a JSON body
+// without the records path); the parent with no items is an empty feed.
+TEST(RecordExtractorTest, XmlOfAnotherShapeIsAnErrorAnEmptyFeedIsNot) {
+  ConnectorConfig c;
+  c.format = "xml";
+  c.records_path = "feed/item";
+  c.id_path = "@id";
+  ExtractedPage page;
+  Status s = ExtractRecords("<?xml version=\"1.0\"?><error>maintenance</error>", c, &page);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("body has no /feed"), std::string::npos) << s.message();
+  ASSERT_TRUE(ExtractRecords("<feed></feed>", c, &page).ok());
+  EXPECT_TRUE(page.records.empty());
+  c.records_path = "//item";  // no parent to check
+  EXPECT_TRUE(ExtractRecords("<error/>", c, &page).ok());
+}
+
 TEST(RecordExtractorTest, LinkHeaderNext) {
   EXPECT_EQ(NextFromLinkHeader(R"(<https://a/x?c=1>; rel="prev", <https://a/x?c=3>; rel="next")"),
             "https://a/x?c=3");
@@ -123,6 +140,24 @@ TEST(ConnectorConfigTest, ErrorsNameFileKeyAndProblem) {
   ASSERT_EQ(ok->params.size(), 1u);
 }
 
+// Unset, recheck follows the safety lag, at least a poll interval, at most 5 minutes; set,
+// it is what it says (0 = off).
+TEST(ConnectorConfigTest, RecheckDefaultsToTheLagBounded) {
+  const std::string base = "name = \"w\"\nkind = \"time_window\"\nurl = \"http://x\"\n";
+  auto c = ParseConnectorToml(base, "w.toml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->recheck_seconds, 60);
+  c = ParseConnectorToml(base + "safety_lag_seconds = 0\npoll_interval_seconds = 7\n", "w.toml");
+  EXPECT_EQ(c->recheck_seconds, 7);
+  c = ParseConnectorToml(base + "safety_lag_seconds = 3600\n", "w.toml");
+  EXPECT_EQ(c->recheck_seconds, 300);
+  c = ParseConnectorToml(base + "recheck_seconds = 0\n", "w.toml");
+  EXPECT_EQ(c->recheck_seconds, 0);
+  c = ParseConnectorToml(base + "allow_empty_feed = \"yes\"\n", "w.toml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message(), "w.toml: allow_empty_feed must be true or false");
+}
+
 TEST(ConnectorBatchTest, RoundTripAndTruncation) {
   ConnectorCheckpoint in{"t1", "orders", "cursor-42"};
   std::string payload = EncodeConnectorBatch(in, "EVENTS");
@@ -149,6 +184,22 @@ TEST(EntityStateTest, RoundTripAndCurrentView) {
   EXPECT_NE(current.find("\"a\""), std::string::npos);
   EXPECT_EQ(current.find("b\\\"q"), std::string::npos);
   EXPECT_NE(EntitiesJson(back, false).find("b\\\"q"), std::string::npos);
+}
+
+// The version count travels in the table; tables written before it (four elements per
+// entry) still decode, counting from 0.
+TEST(EntityStateTest, VersionCountRoundTripsAndOldTablesDecode) {
+  EntityTable t;
+  t["a"] = {"h1", 1, 2, false, 3};
+  EntityTable back;
+  ASSERT_TRUE(DecodeEntityTable(EncodeEntityTable(t), &back).ok());
+  EXPECT_EQ(back["a"].versions, 3u);
+  EXPECT_NE(EntitiesJson(back, true).find("\"versions\":3"), std::string::npos);
+  ASSERT_TRUE(DecodeEntityTable(R"({"e":{"old":["h9",5,6,1]}})", &back).ok());
+  EXPECT_EQ(back["old"].version, "h9");
+  EXPECT_TRUE(back["old"].stale);
+  EXPECT_EQ(back["old"].versions, 0u);
+  EXPECT_FALSE(DecodeEntityTable(R"({"e":{"x":["h",1,2,0,1,9]}})", &back).ok());
 }
 
 }  // namespace
