@@ -6,14 +6,21 @@
 // path a pull takes — so the move is durable, survives log collection through the store,
 // and the next pull resumes there. Moving back replays; dedupe drops what is re-pulled.
 // With --url it goes through a running server's /v1/admin/connectors.
+//
+// A value the connector could not read back is refused here, before anything is written
+// (checkpoint_value.h): the kind comes from CONNECTOR.toml, else serve's [[connector]]
+// tables, else the running server's status (--url) or the shape of the durable checkpoint.
 #include <curl/curl.h>
+#include <simdjson.h>
 
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include "cli/commands.h"
 #include "server/engine.h"
 #include "sources/checkpoint_store.h"
+#include "sources/checkpoint_value.h"
 #include "sources/connector_config.h"
 
 namespace sluice {
@@ -25,12 +32,65 @@ size_t Collect(char* p, size_t size, size_t n, void* ud) {
   return size * n;
 }
 
+std::string AdminUrl(const CheckpointFlags& f) {
+  std::string url = f.url;
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  return url + "/v1/admin/connectors";
+}
+
+// The kind the running server reports for `name`, if it answers.
+std::optional<ConnectorKind> KindFromServer(const CheckpointFlags& f, const std::string& name) {
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  CURL* c = curl_easy_init();
+  const std::string url = AdminUrl(f) + "/" + name;
+  std::string reply;
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, Collect);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &reply);
+  CURLcode rc = curl_easy_perform(c);
+  long code = 0;
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+  curl_easy_cleanup(c);
+  if (rc != CURLE_OK || code != 200) return std::nullopt;
+  simdjson::dom::parser parser;
+  std::string_view kind;
+  if (parser.parse(reply)["kind"].get_string().get(kind)) return std::nullopt;
+  for (ConnectorKind k :
+       {ConnectorKind::kCursor, ConnectorKind::kTimeWindow, ConnectorKind::kSnapshot}) {
+    if (kind == ConnectorKindName(k)) return k;
+  }
+  return std::nullopt;
+}
+
+// The kind serve's config declares for tenant/name, if it does.
+std::optional<ConnectorKind> KindFromServeConfig(const Config& config, const std::string& tenant,
+                                                 const std::string& name) {
+  // A broken [[connector]] elsewhere in the file is serve's problem, not this command's.
+  auto all = LoadConnectorsFromConfig(config.path);
+  if (!all.ok()) return std::nullopt;
+  for (const ConnectorConfig& c : *all) {
+    if (c.tenant == tenant && c.name == name) return c.kind;
+  }
+  return std::nullopt;
+}
+
+// The value to write, or nullopt after printing why `value` is refused.
+std::optional<std::string> Checked(std::optional<ConnectorKind> kind, const std::string& tenant,
+                                   const std::string& name, const std::string& value) {
+  if (!kind) return value;  // nothing tells what reads it: any value
+  auto v = NormalizeCheckpoint(*kind, value);
+  if (!v.ok()) {
+    std::fprintf(stderr, "sluice checkpoint: %s/%s: %s\n", tenant.c_str(), name.c_str(),
+                 v.status().message().c_str());
+    return std::nullopt;
+  }
+  return *v;
+}
+
 int OverHttp(const CheckpointFlags& f, const std::string& name) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   CURL* c = curl_easy_init();
-  std::string url = f.url;
-  while (!url.empty() && url.back() == '/') url.pop_back();
-  url += "/v1/admin/connectors";
+  std::string url = AdminUrl(f);
   std::string body;
   if (f.action == "show" && !name.empty()) url += "/" + name;
   if (f.action == "set") {
@@ -66,6 +126,7 @@ int OverHttp(const CheckpointFlags& f, const std::string& name) {
 
 int RunCheckpoint(const Config& config, const CheckpointFlags& flags) {
   std::string tenant = flags.tenant, name = flags.connector;
+  std::optional<ConnectorKind> file_kind;
   if (name.size() > 5 && name.compare(name.size() - 5, 5, ".toml") == 0) {
     auto cc = LoadConnectorFile(name);
     if (!cc.ok()) {
@@ -74,12 +135,25 @@ int RunCheckpoint(const Config& config, const CheckpointFlags& flags) {
     }
     tenant = cc->tenant;
     name = cc->name;
+    file_kind = cc->kind;
   }
   if (flags.action == "set" && name.empty()) {
     std::fprintf(stderr, "sluice checkpoint: set needs CONNECTOR and VALUE\n");
     return 2;
   }
-  if (!flags.url.empty()) return OverHttp(flags, name);
+  std::optional<ConnectorKind> kind;
+  if (flags.action == "set") {
+    kind = file_kind ? file_kind : KindFromServeConfig(config, tenant, name);
+  }
+  if (!flags.url.empty()) {
+    if (flags.action != "set") return OverHttp(flags, name);
+    if (!kind) kind = KindFromServer(flags, name);
+    auto value = Checked(kind, tenant, name, flags.value);
+    if (!value) return 2;
+    CheckpointFlags normalized = flags;
+    normalized.value = *value;
+    return OverHttp(normalized, name);
+  }
   auto engine = Engine::Open(config, /*start_consumer=*/false);
   if (!engine.ok()) {
     std::fprintf(stderr, "sluice checkpoint: %s\n", engine.status().message().c_str());
@@ -87,16 +161,24 @@ int RunCheckpoint(const Config& config, const CheckpointFlags& flags) {
   }
   Engine* e = engine->get();
   if (flags.action == "set") {
+    if (!kind) {
+      auto current = LoadDurableCheckpoint(e->log(), e->store(), tenant, name);
+      if (current.ok() && !current->empty()) kind = KindFromCheckpoint(*current);
+    }
+    auto value = Checked(kind, tenant, name, flags.value);
+    if (!value) {
+      (void)e->Close();
+      return 2;
+    }
     std::vector<Event> none;
-    auto r = e->ingestor()->SubmitConnectorBatch({tenant, name, flags.value}, &none);
+    auto r = e->ingestor()->SubmitConnectorBatch({tenant, name, *value}, &none);
     Status s = r.ok() ? e->log()->WaitDurable(r->wait_offset) : r.status();
     if (s.ok()) s = e->DrainToStore();
     if (!s.ok()) {
       std::fprintf(stderr, "sluice checkpoint: %s\n", s.message().c_str());
       return 1;
     }
-    std::printf("%s/%s checkpoint set to \"%s\"\n", tenant.c_str(), name.c_str(),
-                flags.value.c_str());
+    std::printf("%s/%s checkpoint set to \"%s\"\n", tenant.c_str(), name.c_str(), value->c_str());
     return e->Close().ok() ? 0 : 1;
   }
   auto all = LoadDurableCheckpoints(e->log(), e->store());

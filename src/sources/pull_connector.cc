@@ -10,6 +10,7 @@
 #include "common/clock.h"
 #include "ingest/dead_letter_codec.h"
 #include "ingest/envelope_parser.h"
+#include "sources/checkpoint_value.h"
 
 namespace sluice {
 
@@ -75,13 +76,20 @@ bool PullConnector::SleepUntil(std::chrono::steady_clock::time_point t) {
   return !stop_.load() && !requested_;
 }
 
-void PullConnector::RequestCheckpoint(std::string value) {
+Status PullConnector::RequestCheckpoint(std::string value) {
+  Result<std::string> normalized = NormalizeCheckpoint(config_.kind, value);
+  if (!normalized.ok()) {
+    // The caller may not look at the status (an HTTP reply already sent): keep it visible.
+    stats_.SetError("checkpoint move refused: " + normalized.status().message());
+    return normalized.status();
+  }
   {
     std::lock_guard<std::mutex> l(mu_);
     requested_ = true;
-    requested_value_ = std::move(value);
+    requested_value_ = std::move(*normalized);
   }
   cv_.notify_all();
+  return Status::OK();
 }
 
 bool PullConnector::checkpoint_requested() const {

@@ -8,8 +8,9 @@
 // position whose events are all durable, and every record fetched again after a crash is a
 // duplicate that dedupe drops: nothing lost, nothing doubled.
 //
-// Event ids are "<connector>:<upstream id>" (snapshot entities add a content hash, so a
-// change is a new version), so re-pulls of the same record always dedupe.
+// Event ids are "<connector>:<upstream id>" (snapshot entities add their version number
+// and content hash, so each change is a new event), so re-pulls of the same record always
+// dedupe.
 #pragma once
 
 #include <atomic>
@@ -54,8 +55,10 @@ class PullConnector {
   bool SleepUntil(std::chrono::steady_clock::time_point t);
 
   // Moves the checkpoint of a running connector (replay): the current poll ends at its
-  // next request and the runner commits `value` before the next poll.
-  void RequestCheckpoint(std::string value);
+  // next request and the runner commits `value` before the next poll. A value this kind
+  // cannot read is refused (checkpoint_value.h) and kept as last_error; an RFC 3339
+  // time-window value is stored as unix µs.
+  Status RequestCheckpoint(std::string value);
   // Commits a requested checkpoint, if any, as an event-less connector batch.
   Status ApplyRequestedCheckpoint();
   bool checkpoint_requested() const;
