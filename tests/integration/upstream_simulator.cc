@@ -101,6 +101,21 @@ void UpstreamSimulator::SetEntities(
   entities_ = std::move(entities);
 }
 
+void UpstreamSimulator::SetFeedBody(std::string body) {
+  std::lock_guard<std::mutex> l(mu_);
+  feed_body_ = std::move(body);
+}
+
+void UpstreamSimulator::SetStreamLoop(bool on) {
+  std::lock_guard<std::mutex> l(mu_);
+  stream_loop_ = on;
+}
+
+void UpstreamSimulator::SetWindowLoop(WindowLoop mode) {
+  std::lock_guard<std::mutex> l(mu_);
+  window_loop_ = mode;
+}
+
 void UpstreamSimulator::Accept() {
   while (!stop_.load()) {
     int fd = accept(listen_fd_, nullptr, nullptr);
@@ -291,8 +306,8 @@ UpstreamSimulator::Reply UpstreamSimulator::Stream(std::map<std::string, std::st
     }
     if (expired) {
       expiries.fetch_add(1);
-      r.status = 410;
-      r.body = "{\"error\":\"cursor expired\"}";
+      r.status = o_.expire_status;
+      r.body = o_.expire_body;
       return r;
     }
   }
@@ -314,6 +329,10 @@ UpstreamSimulator::Reply UpstreamSimulator::Stream(std::map<std::string, std::st
   // No next cursor on the last page (has_more = false), like most APIs.
   std::string next =
       end >= events_.size() ? "" : "p" + std::to_string(end) + ".t" + std::to_string(now_ms);
+  if (first_cursor_.empty() && !q.count("cursor")) first_cursor_ = next;
+  if (stream_loop_ && !next.empty() && q.count("cursor") && q["cursor"] != first_cursor_) {
+    next = first_cursor_;  // page 3 onwards: back to page 2, forever
+  }
   if (o_.link_header && !next.empty()) {
     r.headers.push_back("Link: <http://127.0.0.1:" + std::to_string(port_) + "/stream?limit=" +
                         std::to_string(limit) + "&cursor=" + next + ">; rel=\"next\"");
@@ -348,13 +367,24 @@ UpstreamSimulator::Reply UpstreamSimulator::Window(std::map<std::string, std::st
     if (!records.empty()) records += ',';
     records += RecordJson(events_[hits[k]], hits[k]);
   }
-  r.body = "{\"data\":[" + records + "],\"next_cursor\":" +
-           (end < hits.size() ? "\"o" + std::to_string(end) + "\"" : std::string("null")) + "}";
+  std::string next = end < hits.size() ? "o" + std::to_string(end) : "";
+  if (!next.empty() && window_loop_ == WindowLoop::kSame && offset > 0) {
+    next = q["cursor"];
+  } else if (!next.empty() && window_loop_ == WindowLoop::kBack && offset >= 2 * limit) {
+    next = "o" + std::to_string(limit);
+  }
+  r.body = "{\"data\":[" + records +
+           "],\"next_cursor\":" + (next.empty() ? std::string("null") : "\"" + next + "\"") + "}";
   return r;
 }
 
 UpstreamSimulator::Reply UpstreamSimulator::Feed(bool xml) {
   Reply r;
+  if (!feed_body_.empty()) {
+    r.content_type = xml ? "application/xml" : "application/json";
+    r.body = feed_body_;
+    return r;
+  }
   if (xml) {
     r.content_type = "application/xml";
     r.body = "<?xml version=\"1.0\"?><feed>";

@@ -12,7 +12,9 @@
 // (with Retry-After) when exceeded, 5xx bursts, truncated bodies, connection resets,
 // garbled JSON, responses slower than the client's timeout, mixed timestamp formats (RFC 3339
 // strings beside unix-ms integers), records repeated across pages, late arrivals (visible only some
-// time after their timestamp). Each connection gets its own thread; keep-alive is supported.
+// time after their timestamp), cursor loops (a next cursor handed out before), feeds that
+// are valid documents of another shape. Each connection gets its own thread; keep-alive is
+// supported.
 #pragma once
 
 #include <atomic>
@@ -33,8 +35,10 @@ struct SimOptions {
   int cursor_ttl_ms = 0;        // cursors older than this are expired (0 = never)
   double expire_prob = 0;       // a cursor is reported expired at random ...
   int max_random_expiries = 3;  // ... at most this many times
-  int rate_limit = 0;           // requests per window (0 = unlimited)
-  double window_s = 1;          // windows are aligned to multiples of window_s since the epoch
+  int expire_status = 410;      // how an expired cursor is answered
+  std::string expire_body = "{\"error\":\"cursor expired\"}";
+  int rate_limit = 0;   // requests per window (0 = unlimited)
+  double window_s = 1;  // windows are aligned to multiples of window_s since the epoch
   std::string rate_headers = "x-epoch";  // x-epoch | x-delta | draft | none
   double fail_prob = 0;  // 503, truncated body, reset, garbled JSON: one quarter each
   double slow_prob = 0;  // a response is held back slow_ms (client timeouts)
@@ -60,8 +64,18 @@ class UpstreamSimulator {
   std::vector<std::string> ids() const;
   // The simulator's clock origin (unix µs) for time windows.
   int64_t created_us() const { return created_us_; }
+  // Event i's timestamp (unix µs).
+  int64_t ts_us(size_t i) const { return events_[i].ts_us; }
   // Snapshot feed contents: id -> fields (flat string map).
   void SetEntities(std::map<std::string, std::map<std::string, std::string>> entities);
+  // Serve `body` as the feed instead of the entities ("" = the entities again).
+  void SetFeedBody(std::string body);
+  // Cursor loops, switchable while running. Stream: from the third page on, the next cursor
+  // is the first one ever handed out. Window: kSame makes each page after the first name
+  // itself as next, kBack makes the third page onwards point back to the second.
+  enum class WindowLoop { kOff, kSame, kBack };
+  void SetStreamLoop(bool on);
+  void SetWindowLoop(WindowLoop mode);
 
   std::atomic<uint64_t> requests{0}, too_many{0}, injected_failures{0}, expiries{0}, slowed{0};
 
@@ -100,6 +114,10 @@ class UpstreamSimulator {
   int window_count_ = 0;
   int random_expiries_ = 0;
   std::map<std::string, std::map<std::string, std::string>> entities_;
+  std::string feed_body_;
+  bool stream_loop_ = false;
+  std::string first_cursor_;
+  WindowLoop window_loop_ = WindowLoop::kOff;
   std::atomic<bool> stop_{false};
   std::thread acceptor_;
   std::vector<std::thread> conns_;
