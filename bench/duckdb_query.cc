@@ -18,7 +18,9 @@ int main(int argc, char** argv) {
   }
   duckdb_config config;
   duckdb_create_config(&config);
-  duckdb_set_config(config, "access_mode", "READ_ONLY");
+  // DUCKDB_QUERY_WRITE=1 opens read-write: for experiments on a copy (bench/README.md).
+  const char* write = std::getenv("DUCKDB_QUERY_WRITE");
+  duckdb_set_config(config, "access_mode", write && *write == '1' ? "READ_WRITE" : "READ_ONLY");
   duckdb_set_config(config, "threads", argc > 4 ? argv[4] : "2");
   duckdb_database db;
   duckdb_connection con;
