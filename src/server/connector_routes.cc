@@ -64,7 +64,9 @@ HttpResponse HandleConnectorAdmin(ConnectorRunner* runner, const HttpRequest& re
     if (parser.parse(req.body())["checkpoint"].get_string().get(value)) {
       return JsonError(http::status::bad_request, "body must be {\"checkpoint\":\"...\"}", v);
     }
-    c->RequestCheckpoint(std::string(value));
+    if (Status s = c->RequestCheckpoint(std::string(value)); !s.ok()) {
+      return JsonError(http::status::bad_request, s.message(), v);
+    }
     return JsonResponse(http::status::accepted,
                         "{\"connector\":\"" + JsonEscape(name) + "\",\"checkpoint\":\"" +
                             JsonEscape(value) + "\",\"status\":\"requested\"}",

@@ -540,7 +540,11 @@ TEST_F(PullTest, ServeShowsATooSmallLagByDefaultAndAnRfc3339ReplayRecoversIt) {
   EXPECT_EQ(Metric(m.body, "sluice_connector_cursor_loops_total", "rl"), 0) << m.body;
 
   // Garbage is refused: straight over HTTP it is not applied, through the CLI not sent.
-  HttpPost(server.url() + "/v1/admin/connectors/late/checkpoint", "{\"checkpoint\":\"yesterday\"}");
+  auto refused = HttpPost(server.url() + "/v1/admin/connectors/late/checkpoint",
+                          "{\"checkpoint\":\"yesterday\"}");
+  EXPECT_EQ(refused.status, 400) << refused.body;
+  EXPECT_NE(refused.body.find("neither unix microseconds nor an RFC 3339 time"), std::string::npos)
+      << refused.body;
   auto st = HttpGet(server.url() + "/v1/admin/connectors/late");
   EXPECT_EQ(st.body.find("\"checkpoint\":\"yesterday\""), std::string::npos) << st.body;
   EXPECT_NE(st.body.find("checkpoint move refused"), std::string::npos) << st.body;
