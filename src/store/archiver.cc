@@ -18,6 +18,7 @@
 #include "common/uuid.h"
 #include "log/log_files.h"
 #include "store/events_view.h"
+#include "store/user_key.h"
 
 namespace sluice {
 
@@ -506,13 +507,15 @@ Status Archiver::Rehydrate(int64_t from_us, int64_t to_us, const std::string& te
     SLUICE_RETURN_IF_ERROR(Transaction(*con, [&]() -> Status {
       if (!files->empty()) {
         // Ids already hot (late copies not archived yet) stay as they are: one row per id.
-        auto r =
-            QueryCount(*con, "INSERT INTO events_hot SELECT " + SqlQuote(h.tenant) + ", " +
-                                 kFileColumns + ", 0 FROM read_parquet(" + ParquetList(*files) +
-                                 ") WHERE event_id NOT IN (SELECT event_id FROM events_hot WHERE " +
-                                 HourPredicate(h.tenant, h.hour_us) + ")");
+        auto r = QueryCount(
+            *con, "INSERT INTO events_hot SELECT " + SqlQuote(h.tenant) + ", " + kFileColumns +
+                      ", 0, NULL FROM read_parquet(" + ParquetList(*files) +
+                      ") WHERE event_id NOT IN (SELECT event_id FROM events_hot WHERE " +
+                      HourPredicate(h.tenant, h.hour_us) + ")");
         if (!r.ok()) return r.status();
         n = *r;
+        // SQL cannot compute the key; set it before the rows become visible.
+        SLUICE_RETURN_IF_ERROR(FillUserKeys(*con, HourPredicate(h.tenant, h.hour_us)));
       }
       return con->Exec("UPDATE archive_hours SET evicted = false, rehydrated_at = " + Ts(now) +
                        " WHERE tenant = " + SqlQuote(h.tenant) + " AND hour = " + Ts(h.hour_us));

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "store/events_view.h"
+#include "store/user_key.h"
 
 namespace sluice {
 
@@ -27,7 +28,7 @@ constexpr const char* kSchema =
     " type VARCHAR NOT NULL, ts TIMESTAMP NOT NULL, received_at TIMESTAMP NOT NULL,"
     " user_id VARCHAR USING COMPRESSION fsst, anonymous_id VARCHAR,"
     " properties JSON USING COMPRESSION fsst, context JSON, source VARCHAR,"
-    " log_offset UBIGINT NOT NULL DEFAULT 0);"
+    " log_offset UBIGINT NOT NULL DEFAULT 0, user_key UINTEGER);"
     "CREATE TABLE IF NOT EXISTS consumer_offsets (name VARCHAR PRIMARY KEY, log_offset UBIGINT);"
     "CREATE TABLE IF NOT EXISTS archive_hours (tenant VARCHAR NOT NULL, hour TIMESTAMP NOT NULL,"
     " watermark UBIGINT NOT NULL, evicted BOOLEAN NOT NULL DEFAULT false,"
@@ -52,7 +53,10 @@ constexpr const char* kMigrateV1 =
     "ALTER TABLE events RENAME TO events_hot;"
     "ALTER TABLE events_hot ADD COLUMN log_offset UBIGINT NOT NULL DEFAULT 0;";
 
-// Column positions in `events`, as created above.
+// Tables made before user_key (user_key.h) gain it, filled for the rows they hold.
+constexpr const char* kMigrateUserKey = "ALTER TABLE events_hot ADD COLUMN user_key UINTEGER;";
+
+// Column positions in `events_hot`, as created above.
 enum Column : idx_t {
   kTenant,
   kEventId,
@@ -65,6 +69,7 @@ enum Column : idx_t {
   kContext,
   kSource,
   kLogOffset,
+  kUserKey,
   kNumColumns
 };
 
@@ -111,6 +116,22 @@ Status EventStore::Init() {
       nullptr);
   if (!old.ok()) return old.status();
   if (*old > 0) SLUICE_RETURN_IF_ERROR(con_.Exec(kMigrateV1));
+  auto keyless = QueryUInt64(
+      "SELECT count(*)::UBIGINT FROM duckdb_tables() t WHERE t.schema_name = 'main' AND "
+      "t.table_name = 'events_hot' AND NOT EXISTS (SELECT 1 FROM duckdb_columns() c WHERE "
+      "c.schema_name = 'main' AND c.table_name = 'events_hot' AND c.column_name = 'user_key')",
+      nullptr);
+  if (!keyless.ok()) return keyless.status();
+  if (*keyless > 0) {
+    SLUICE_RETURN_IF_ERROR(con_.Exec("BEGIN TRANSACTION"));
+    Status s = con_.Exec(kMigrateUserKey);
+    if (s.ok()) s = FillUserKeys(con_, "true");
+    if (s.ok()) s = con_.Exec("COMMIT");
+    if (!s.ok()) {
+      (void)con_.Exec("ROLLBACK");
+      return s;
+    }
+  }
   return con_.Exec(kSchema);
 }
 
@@ -189,6 +210,7 @@ Status EventStore::WriteBatch(const std::vector<Event>& events,
       auto* ts = static_cast<duckdb_timestamp*>(duckdb_vector_get_data(v[kTs]));
       auto* received = static_cast<duckdb_timestamp*>(duckdb_vector_get_data(v[kReceivedAt]));
       auto* log_offset = static_cast<uint64_t*>(duckdb_vector_get_data(v[kLogOffset]));
+      auto* user_key = static_cast<uint32_t*>(duckdb_vector_get_data(v[kUserKey]));
       const size_t n = std::min(cap, events.size() - i);
       for (size_t row = 0; row < n; ++row, ++i) {
         const Event& e = events[i];
@@ -203,6 +225,11 @@ Status EventStore::WriteBatch(const std::vector<Event>& events,
         SetOptional(v[kContext], row, e.context);
         SetOptional(v[kSource], row, e.source);
         log_offset[row] = e.log_offset;
+        if (e.user_id.empty()) {
+          duck::SetNull(v[kUserKey], row);
+        } else {
+          user_key[row] = UserKey(e.user_id);
+        }
       }
       chunk.set_size(n);
       SLUICE_RETURN_IF_ERROR(app->AppendChunk(chunk));
@@ -368,6 +395,12 @@ Status EventStore::ForEachEventId(
 Status EventStore::WithEventsView(
     const std::string& tenant_or_empty,
     const std::function<Status(duck::Connection& con, const std::string& view_sql)>& fn) {
+  return WithEventsView(tenant_or_empty, "", fn);
+}
+
+Status EventStore::WithEventsView(
+    const std::string& tenant_or_empty, const std::string& hot_filter,
+    const std::function<Status(duck::Connection& con, const std::string& view_sql)>& fn) {
   // A connection of its own: results may stream while fn runs, and con_ must remain free
   // for the consumer's batches meanwhile. The shared lock keeps the archive's files from
   // being deleted under the query (archiver.h takes it exclusively to unlink).
@@ -378,7 +411,7 @@ Status EventStore::WithEventsView(
   // from the same snapshot, so a move between tiers is seen either before or after.
   SLUICE_RETURN_IF_ERROR(con->Exec("BEGIN TRANSACTION"));
   Status s = [&]() -> Status {
-    auto view = EventsViewSql(*con, archive_root_, tenant_or_empty);
+    auto view = EventsViewSql(*con, archive_root_, tenant_or_empty, hot_filter);
     if (!view.ok()) return view.status();
     return fn(*con, *view);
   }();

@@ -108,6 +108,10 @@ class EventStore {
   Status WithEventsView(
       const std::string& tenant_or_empty,
       const std::function<Status(duck::Connection& con, const std::string& view_sql)>& fn);
+  // The same, with `hot_filter` narrowing the hot branch (events_view.h).
+  Status WithEventsView(
+      const std::string& tenant_or_empty, const std::string& hot_filter,
+      const std::function<Status(duck::Connection& con, const std::string& view_sql)>& fn);
 
   const duck::Database& db() const { return db_; }
   const std::string& archive_root() const { return archive_root_; }

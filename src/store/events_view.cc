@@ -19,7 +19,8 @@ std::string SqlQuote(std::string_view s) {
 }
 
 Result<std::string> EventsViewSql(duck::Connection& con, const std::string& archive_root,
-                                  const std::string& tenant_or_empty) {
+                                  const std::string& tenant_or_empty,
+                                  const std::string& hot_filter) {
   const bool one = !tenant_or_empty.empty();
   auto stmt =
       con.Prepare(std::string("SELECT f.tenant, f.file FROM archive_files f JOIN archive_hours h "
@@ -43,6 +44,7 @@ Result<std::string> EventsViewSql(duck::Connection& con, const std::string& arch
 
   std::string sql = std::string("SELECT ") + kEventsViewColumns + " FROM events_hot";
   if (one) sql += " WHERE tenant = " + SqlQuote(tenant_or_empty);
+  if (!hot_filter.empty()) sql += std::string(one ? " AND (" : " WHERE (") + hot_filter + ")";
   for (const auto& [tenant, paths] : files) {
     sql += " UNION ALL SELECT " + SqlQuote(tenant) +
            " AS tenant, event_id, type, ts, received_at, user_id, anonymous_id, "

@@ -28,9 +28,12 @@ inline constexpr const char* kEventsViewColumns =
     "source";
 
 // The SELECT of the view for `tenant_or_empty` (all tenants when empty), with archive
-// paths under `archive_root`.
+// paths under `archive_root`. `hot_filter`, when set, is ANDed to the hot branch only: a
+// predicate over events_hot's own columns (user_key.h) that narrows without changing
+// which rows match the caller's outer WHERE.
 Result<std::string> EventsViewSql(duck::Connection& con, const std::string& archive_root,
-                                  const std::string& tenant_or_empty);
+                                  const std::string& tenant_or_empty,
+                                  const std::string& hot_filter = "");
 
 // `s` as a SQL string literal: quoted, with embedded quotes doubled.
 std::string SqlQuote(std::string_view s);

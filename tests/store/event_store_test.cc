@@ -2,6 +2,7 @@
 // a crash before COMMIT), reopen, streaming ids; plus the append rate it reaches.
 #include "store/event_store.h"
 #include "store/dead_letters.h"
+#include "store/user_key.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -107,6 +108,47 @@ TEST_F(EventStoreTest, AppendBatchAndCount) {
   ASSERT_TRUE(store_->AppendBatch({}, "store", 300).ok());
   EXPECT_EQ(Offset(), 300u);
   EXPECT_EQ(Count(), 8000u);
+}
+
+// Hot rows whose user_key is not UserKey(user_id) (NULL exactly when user_id is), and
+// how many have a key.
+std::pair<uint64_t, uint64_t> CheckUserKeys(EventStore& store) {
+  uint64_t wrong = 0, keyed = 0;
+  Status s = store.WithEventsView("", [&](duck::Connection& con, const std::string&) -> Status {
+    auto r = con.Query("SELECT user_id, user_key FROM events_hot");
+    if (!r.ok()) return r.status();
+    Status st;
+    while (auto chunk = r->FetchChunk(&st)) {
+      for (idx_t i = 0; i < chunk.size(); ++i) {
+        const bool has_user = duck::IsValid(chunk.column(0), i);
+        const bool has_key = duck::IsValid(chunk.column(1), i);
+        keyed += has_key;
+        if (has_user != has_key ||
+            (has_user && static_cast<const uint32_t*>(duckdb_vector_get_data(chunk.column(1)))[i] !=
+                             UserKey(duck::GetString(chunk.column(0), i)))) {
+          ++wrong;
+        }
+      }
+    }
+    return st;
+  });
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return {wrong, keyed};
+}
+
+TEST_F(EventStoreTest, UserKeyIsSetOnAppendAndForTablesMadeBeforeIt) {
+  auto events = MakeEvents("a", 0, 3000);
+  for (size_t i = 0; i < events.size(); i += 7) events[i].user_id.clear();  // no user
+  const uint64_t with_user = 3000 - (3000 + 6) / 7;
+  ASSERT_TRUE(store_->AppendBatch(events, "store", 100).ok());
+  EXPECT_EQ(CheckUserKeys(*store_), std::make_pair(uint64_t{0}, with_user));
+  // A data dir from before the column: reopening adds it and fills every row's key.
+  ASSERT_TRUE(store_->Execute("ALTER TABLE events_hot DROP COLUMN user_key").ok());
+  Open();
+  EXPECT_EQ(CheckUserKeys(*store_), std::make_pair(uint64_t{0}, with_user));
+  ASSERT_TRUE(store_->AppendBatch(MakeEvents("a", 3000, 10), "store", 200).ok());
+  EXPECT_EQ(CheckUserKeys(*store_), std::make_pair(uint64_t{0}, with_user + 10));
+  EXPECT_EQ(Count(), 3010u);
 }
 
 TEST_F(EventStoreTest, ValuesRoundTrip) {
