@@ -263,17 +263,22 @@ std::optional<HttpResponse> Server::HandleTenancyAdmin(const HttpRequest& req,
       }
       return JsonResponse(http::status::ok, out + "]}", v);
     }
-    // A replay is ingest: it is held to the tenant's quota and events/s like POST
-    // /v1/events (admitted while the bucket is not in debt, then pays for every event it
-    // sends), or replaying a backlog would be a way around both.
+    // A replay is ingest: it is held to the tenant's events/s like POST /v1/events, or
+    // replaying a backlog would be a way around it. It takes at most what the bucket
+    // holds (the answer says "more" when letters remain), so one replay cannot put the
+    // tenant's live ingest into minutes of debt. Not to the stored-bytes quota: a replay
+    // turns a stored dead letter into a stored event of the same size minus its error
+    // text, so it never grows storage, and refusing it at the quota would leave a tenant
+    // whose refused events filled the quota with no way out.
     const TenantLimits limits = LimitsOf(*scope);
-    if (auto over = OverQuota(*scope, limits, v)) return std::move(*over);
+    uint64_t max_letters = kMaxReplayLetters;
     if (limits.events_per_second > 0) {
       RateDecision d = rate_limiter_.Peek(*scope, RateLimiter::Kind::kEvents,
                                           limits.events_per_second, NowMicros());
       if (!d.allowed) return TooManyRequests("events/s", d, v);
+      max_letters = std::max<uint64_t>(1, static_cast<uint64_t>(d.remaining));
     }
-    auto summary = ReplayDeadLetters(*engine_, *scope, filter.type);
+    auto summary = ReplayDeadLetters(*engine_, *scope, filter.type, max_letters);
     if (!summary.ok()) return ErrorFor(summary.status(), v);
     metrics_.events_accepted.fetch_add(summary->accepted, std::memory_order_relaxed);
     metrics_.events_duplicate.fetch_add(summary->duplicates, std::memory_order_relaxed);

@@ -2,6 +2,8 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
+
 #include "common/clock.h"
 #include "store/dead_letters.h"
 
@@ -10,11 +12,12 @@ namespace sluice {
 std::string ReplaySummary::ToJson() const {
   return "{\"replayed\":" + std::to_string(replayed) + ",\"accepted\":" + std::to_string(accepted) +
          ",\"duplicates\":" + std::to_string(duplicates) +
-         ",\"still_invalid\":" + std::to_string(still_invalid) + "}";
+         ",\"still_invalid\":" + std::to_string(still_invalid) +
+         ",\"more\":" + (more ? "true" : "false") + "}";
 }
 
 Result<ReplaySummary> ReplayDeadLetters(Engine& engine, const std::string& tenant,
-                                        const std::string& type) {
+                                        const std::string& type, uint64_t max_letters) {
   if (engine.store() == nullptr) {
     return Status::InvalidArgument("the store is disabled ([store] enabled)");
   }
@@ -22,14 +25,15 @@ Result<ReplaySummary> ReplayDeadLetters(Engine& engine, const std::string& tenan
   filter.tenant = tenant;
   filter.type = type;
   filter.pending_only = true;
-  filter.limit = 100000;
+  filter.limit = std::max<uint64_t>(1, std::min(max_letters, kMaxReplayLetters));
   auto letters = ListDeadLetters(*engine.store(), filter);
   if (!letters.ok()) return letters.status();
+  ReplaySummary summary;
+  summary.more = letters->size() >= filter.limit;
   const std::shared_ptr<const SchemaMap> schemas = engine.schemas()->SchemasFor(tenant);
   simdjson::dom::parser parser;
   std::vector<Event> events;
   std::vector<std::string> ids;
-  ReplaySummary summary;
   for (DeadLetter& d : *letters) {
     Event& e = d.rejected.event;
     if (schemas) {

@@ -19,12 +19,18 @@ struct ReplaySummary {
   uint64_t accepted = 0;
   uint64_t duplicates = 0;
   uint64_t still_invalid = 0;  // the current schema still refuses them; left pending
+  bool more = false;           // letters past `max_letters` are still pending: call again
   std::string ToJson() const;
 };
 
-// `type` empty = every type. Needs the store; the caller has made sure the store consumer
-// has taken the log (dead letters reach their table through it).
+inline constexpr uint64_t kMaxReplayLetters = 100000;
+
+// `type` empty = every type; at most `max_letters` letters are looked at per call (the
+// HTTP route passes what the tenant's events/s bucket holds). Needs the store; the caller
+// has made sure the store consumer has taken the log (dead letters reach their table
+// through it).
 Result<ReplaySummary> ReplayDeadLetters(Engine& engine, const std::string& tenant,
-                                        const std::string& type);
+                                        const std::string& type,
+                                        uint64_t max_letters = kMaxReplayLetters);
 
 }  // namespace sluice

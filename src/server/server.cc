@@ -27,6 +27,11 @@ namespace sluice {
 
 namespace {
 
+// What a caller is told when the log refuses an append (its write queue is full, or it
+// is closing). The log's own text carries server-wide byte counts, which are no
+// tenant's business (SPEC §1.4); it goes to the server's log instead.
+constexpr const char* kLogBusy = "the event log is busy writing; retry shortly";
+
 HttpResponse Unavailable(const std::string& why, unsigned version) {
   HttpResponse res = JsonError(http::status::service_unavailable, why, version);
   res.set(http::field::retry_after, "1");
@@ -706,7 +711,7 @@ void Server::HandleEvents(HttpRequest req, Reply reply, const std::string& tenan
     if (!off.ok()) {
       if (off.status().code() == Status::Code::kUnavailable) {
         metrics_.backpressure_503.fetch_add(1, std::memory_order_relaxed);
-        return fail(Unavailable(off.status().message(), v));
+        return fail(Unavailable(kLogBusy, v));
       }
       spdlog::error("dead letters not logged: {}", off.status().ToString());
       return fail(
@@ -745,7 +750,8 @@ void Server::HandleEvents(HttpRequest req, Reply reply, const std::string& tenan
   if (!submitted.ok()) {
     if (submitted.status().code() == Status::Code::kUnavailable) {
       metrics_.backpressure_503.fetch_add(1, std::memory_order_relaxed);
-      return fail(Unavailable(submitted.status().message(), v));
+      spdlog::warn("ingest paused: {}", submitted.status().message());
+      return fail(Unavailable(kLogBusy, v));
     }
     spdlog::error("ingest failed: {}", submitted.status().ToString());
     return fail(
