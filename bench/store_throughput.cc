@@ -11,8 +11,8 @@
 #include <sys/resource.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <random>
 #include <string>
@@ -94,8 +94,8 @@ int main(int argc, char** argv) {
       e.user_id = "user-" + std::to_string(rng() % 100000);
       e.properties = std::string("{\"path\":\"") + paths[rng() % 6] + "\",\"plan\":\"" +
                      plans[rng() % 4] + "\",\"value\":" + std::to_string(rng() % 10000) +
-                     ",\"session\":\"s-" + std::to_string(rng() % 1000000) +
-                     "\",\"pad\":\"" + std::string(48 + rng() % 16, 'a' + rng() % 26) + "\"}";
+                     ",\"session\":\"s-" + std::to_string(rng() % 1000000) + "\",\"pad\":\"" +
+                     std::string(48 + rng() % 16, 'a' + rng() % 26) + "\"}";
       e.source = "http";
       w.Add(e);
     }
