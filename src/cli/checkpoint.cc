@@ -10,7 +10,6 @@
 // A value the connector could not read back is refused here, before anything is written
 // (checkpoint_value.h): the kind comes from CONNECTOR.toml, else serve's [[connector]]
 // tables, else the running server's status (--url) or the shape of the durable checkpoint.
-#include <curl/curl.h>
 #include <simdjson.h>
 
 #include <cstdio>
@@ -18,6 +17,8 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/server_client.h"
+#include "common/json_text.h"
 #include "server/engine.h"
 #include "sources/checkpoint_store.h"
 #include "sources/checkpoint_value.h"
@@ -27,34 +28,14 @@ namespace sluice {
 
 namespace {
 
-size_t Collect(char* p, size_t size, size_t n, void* ud) {
-  static_cast<std::string*>(ud)->append(p, size * n);
-  return size * n;
-}
-
-std::string AdminUrl(const CheckpointFlags& f) {
-  std::string url = f.url;
-  while (!url.empty() && url.back() == '/') url.pop_back();
-  return url + "/v1/admin/connectors";
-}
-
 // The kind the running server reports for `name`, if it answers.
 std::optional<ConnectorKind> KindFromServer(const CheckpointFlags& f, const std::string& name) {
-  curl_global_init(CURL_GLOBAL_DEFAULT);
-  CURL* c = curl_easy_init();
-  const std::string url = AdminUrl(f) + "/" + name;
-  std::string reply;
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, Collect);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &reply);
-  CURLcode rc = curl_easy_perform(c);
-  long code = 0;
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-  curl_easy_cleanup(c);
-  if (rc != CURLE_OK || code != 200) return std::nullopt;
+  // Through server_client, like every --url command: it sends the API key.
+  const ServerReply r = CallServer("GET", f.url, "/v1/admin/connectors/" + UrlEscape(name));
+  if (!r.ok()) return std::nullopt;
   simdjson::dom::parser parser;
   std::string_view kind;
-  if (parser.parse(reply)["kind"].get_string().get(kind)) return std::nullopt;
+  if (parser.parse(r.body)["kind"].get_string().get(kind)) return std::nullopt;
   for (ConnectorKind k :
        {ConnectorKind::kCursor, ConnectorKind::kTimeWindow, ConnectorKind::kSnapshot}) {
     if (kind == ConnectorKindName(k)) return k;
@@ -88,37 +69,21 @@ std::optional<std::string> Checked(std::optional<ConnectorKind> kind, const std:
 }
 
 int OverHttp(const CheckpointFlags& f, const std::string& name) {
-  curl_global_init(CURL_GLOBAL_DEFAULT);
-  CURL* c = curl_easy_init();
-  std::string url = AdminUrl(f);
-  std::string body;
-  if (f.action == "show" && !name.empty()) url += "/" + name;
+  std::string path = "/v1/admin/connectors";
+  ServerReply r;
   if (f.action == "set") {
-    url += "/" + name + "/checkpoint";
-    std::string escaped;
-    for (char ch : f.value) {
-      if (ch == '"' || ch == '\\') escaped += '\\';
-      escaped += ch;
-    }
-    body = "{\"checkpoint\":\"" + escaped + "\"}";
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
+    std::string body = "{\"checkpoint\":";
+    AppendJsonString(&body, f.value);
+    body += "}";
+    r = CallServer("POST", f.url, path + "/" + UrlEscape(name) + "/checkpoint", body);
+  } else {
+    r = CallServer("GET", f.url, name.empty() ? path : path + "/" + UrlEscape(name));
   }
-  std::string reply;
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, Collect);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &reply);
-  CURLcode rc = curl_easy_perform(c);
-  long code = 0;
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-  curl_easy_cleanup(c);
-  if (rc != CURLE_OK || (code != 200 && code != 202)) {
-    std::fprintf(stderr, "sluice checkpoint: %s\n",
-                 rc != CURLE_OK
-                     ? curl_easy_strerror(rc)
-                     : ("server answered " + std::to_string(code) + ": " + reply).c_str());
+  if (!r.ok()) {
+    std::fprintf(stderr, "sluice checkpoint: %s\n", r.error.c_str());
     return 1;
   }
-  std::printf("%s\n", reply.c_str());
+  std::printf("%s\n", r.body.c_str());
   return 0;
 }
 

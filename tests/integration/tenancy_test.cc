@@ -344,6 +344,15 @@ TEST_F(TenancyTest, EveryRouteDeniesMissingBadRevokedAndWrongRoleKeys) {
   auto feed = Call("GET", "/v1/admin/connectors/acmefeed", "", acme_admin);
   ASSERT_EQ(feed.status, 200) << feed.body;
   EXPECT_EQ(feed.body.find("EVIL"), std::string::npos) << feed.body;
+  // `sluice checkpoint --url` presents the key like every --url command; without one it
+  // is refused like any other caller.
+  auto show =
+      RunSluice({"checkpoint", "show", "acmefeed", "--url", server_->url(), "--key", acme_admin});
+  EXPECT_EQ(show.exit_code, 0) << show.err;
+  EXPECT_NE(show.out.find("\"acmefeed\""), std::string::npos) << show.out;
+  auto anonymous = RunSluice({"checkpoint", "show", "acmefeed", "--url", server_->url()});
+  EXPECT_NE(anonymous.exit_code, 0) << anonymous.out;
+  EXPECT_EQ(anonymous.out.find("acmefeed"), std::string::npos) << anonymous.out;
 }
 
 TEST_F(TenancyTest, TenantsSeeOnlyTheirOwnEventsThroughEveryPath) {
