@@ -38,6 +38,11 @@ struct Config {
   // DuckDB's buffer-pool limit (bytes) shared by the store, archiving and queries; 0 =
   // DuckDB's default (80% of RAM). Queries that need more fail cleanly instead of growing.
   uint64_t store_memory_limit_bytes = 0;
+  // Acks wait while the oldest durable event the store has not taken is older than this
+  // (server/ack_pacer.h), at most store_max_ack_delay_ms each; 0 = never wait. Bounds how stale
+  // search and metrics get at sustained load (SPEC §1.7).
+  int store_max_lag_ms = 500;
+  int store_max_ack_delay_ms = 2000;
 
   // Tiers (SPEC §4): an hour is written to Parquet once it is `archive_lateness_minutes`
   // past its end; it stays in the hot table for `hot_days`, then lives only in the archive,

@@ -117,6 +117,12 @@ Status Server::Start() {
   }
   auto connector_configs = LoadConnectorsFromConfig(config_.path);
   if (!connector_configs.ok()) return connector_configs.status();
+  if (consumer_ != nullptr && config_.store_max_lag_ms > 0) {
+    const int64_t max_lag_us = int64_t{config_.store_max_lag_ms} * 1000;
+    ack_pacer_ =
+        std::make_unique<AckPacer>([this, max_lag_us] { return ConsumerLagMicros() > max_lag_us; },
+                                   config_.store_max_ack_delay_ms);
+  }
   connectors_ = std::make_unique<ConnectorRunner>(ingestor_, log_, engine_->store());
   connectors_->set_schema_lookup(
       [schemas = engine_->schemas()](const std::string& t) { return schemas->SchemasFor(t); });
@@ -177,6 +183,8 @@ Status Server::Shutdown() {
   Status result;
   if (http_) {
     http_->StopAccepting();
+    // Held acks go now: a stopping server answers what it has, it does not pace.
+    if (ack_pacer_) ack_pacer_->Stop();
     // Every request already read is answered after its fsync; wait for them (bounded).
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (http_->inflight() > 0 && std::chrono::steady_clock::now() < deadline) {
@@ -242,6 +250,39 @@ void Server::MeasureStorage() {
   // Bytes acknowledged but not yet in the store (one store batch, ~200 ms) are missed by
   // this measurement until the next one: a quota can be overrun by that much, no more.
   storage_.Replace(*measured);
+}
+
+namespace {
+int64_t SteadyMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+void Server::NoteDurable() {
+  const int64_t now = SteadyMicros();
+  const uint64_t durable = log_->durable_offset();
+  std::lock_guard<std::mutex> lock(durable_mu_);
+  // One sample per millisecond is plenty against a lag bound of hundreds of them.
+  if (!durable_samples_.empty() && now - durable_samples_.back().first < 1000) return;
+  if (!durable_samples_.empty() && durable_samples_.back().second >= durable) return;
+  durable_samples_.emplace_back(now, durable);
+}
+
+int64_t Server::ConsumerLagMicros() {
+  // The store only: it is the slow consumer (rollups run ~3x its rate), and a rollup
+  // backfill of a new metric holds the rollups back by design (its answers say
+  // complete:false meanwhile); pacing ingest to a backfill would stall every client.
+  const uint64_t applied = consumer_ ? consumer_->applied_offset() : UINT64_MAX;
+  std::lock_guard<std::mutex> lock(durable_mu_);
+  // Samples the consumers have passed say nothing more; the first one they have not
+  // passed was taken just after the oldest byte they still owe became durable.
+  while (!durable_samples_.empty() && durable_samples_.front().second <= applied) {
+    durable_samples_.pop_front();
+  }
+  if (durable_samples_.empty()) return 0;
+  return SteadyMicros() - durable_samples_.front().first;
 }
 
 std::string Server::PressureReason() const {
@@ -778,7 +819,11 @@ void Server::HandleEvents(HttpRequest req, Reply reply, const std::string& tenan
     metrics_.CountRequest("/v1/events", 202);
     HttpResponse res = JsonResponse(http::status::accepted, ok_body, v);
     SetRateLimitHeaders(rate, &res);
-    reply(std::move(res));
+    if (!ack_pacer_) return reply(std::move(res));
+    NoteDurable();
+    // Durable now; sent once the store keeps up (ack_pacer.h).
+    auto held = std::make_shared<std::pair<Reply, HttpResponse>>(std::move(reply), std::move(res));
+    ack_pacer_->Send([held] { held->first(std::move(held->second)); });
   });
 }
 
@@ -877,6 +922,16 @@ HttpResponse Server::Metrics(unsigned version, bool with_tenants) {
   RenderMetric(&out, "sluice_backpressure_rejections_total", "counter",
                "Requests answered 503 because of a configured limit.",
                static_cast<double>(metrics_.backpressure_503.load()));
+  if (ack_pacer_) {
+    RenderMetric(&out, "sluice_acks_paced_total", "counter",
+                 "202s held back because the store lagged ([store] max_lag_ms).",
+                 static_cast<double>(ack_pacer_->held_total()));
+    RenderMetric(&out, "sluice_acks_paced_timeout_total", "counter",
+                 "Held 202s sent after [store] max_ack_delay_ms although the lag persisted.",
+                 static_cast<double>(ack_pacer_->released_late()));
+    RenderMetric(&out, "sluice_acks_held", "gauge", "202s held back right now.",
+                 static_cast<double>(ack_pacer_->held_now()));
+  }
   RenderMetric(&out, "sluice_rate_limited_total", "counter",
                "Requests answered 429 because a tenant exceeded its rate limit.",
                static_cast<double>(metrics_.rate_limited.load()));

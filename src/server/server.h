@@ -10,7 +10,9 @@
 #pragma once
 
 #include <atomic>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -19,6 +21,7 @@
 #include "common/status.h"
 #include "rollup/metric_reader.h"
 #include "server/access_policy.h"
+#include "server/ack_pacer.h"
 #include "server/blocking_pool.h"
 #include "server/engine.h"
 #include "server/http_server.h"
@@ -92,6 +95,11 @@ class Server : public Router {
   void HandleMetricQuery(HttpRequest req, Reply reply, const std::string& tenant);
   void HandleMetricAdmin(HttpRequest req, Reply reply, const std::string& tenant);
   void RenderRollupMetrics(std::string* out);
+  // How long ago the oldest durable event that the store has not taken became durable,
+  // in µs; 0 when it is caught up. From samples of the
+  // durable offset taken as acks go out (NoteDurable), so it reads a few µs of state.
+  int64_t ConsumerLagMicros();
+  void NoteDurable();
   // Non-empty reason while ingest must be refused with 503.
   std::string PressureReason() const;
   void MaintenanceLoop();
@@ -110,6 +118,10 @@ class Server : public Router {
   StorageMeter storage_;  // for stored-bytes quotas; measured only while one is set
   bool loopback_ = true;  // listening only where this machine alone can connect
   std::unique_ptr<ConnectorRunner> connectors_;  // [[connector]] tables of the config
+  // Holds 202s while the consumers lag ([store] max_lag_bytes); null without a store.
+  std::unique_ptr<AckPacer> ack_pacer_;
+  std::mutex durable_mu_;
+  std::deque<std::pair<int64_t, uint64_t>> durable_samples_;  // (steady µs, durable offset)
 
   std::atomic<uint64_t> inflight_bytes_{0};
   std::atomic<uint64_t> free_disk_bytes_{UINT64_MAX};
