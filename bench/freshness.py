@@ -8,7 +8,7 @@ one at a time: each has a type of its own, and after its 202 the script polls
 GET /v1/events?type=… and GET /v1/metrics/events?group_by=type&filter=type:… until each
 shows it. Prints one JSON line with p50/p99/max of both delays, in ms.
 
-Usage: bench/freshness.py BUILD_DIR [MARKERS] [LOAD_SECONDS]
+Usage: bench/freshness.py BUILD_DIR [MARKERS] [LOAD_SECONDS] [CONFIG_TOML_TEXT]
 """
 import json
 import os
@@ -39,8 +39,13 @@ def main():
     binary = os.path.join(build, "sluice")
     work = tempfile.mkdtemp(prefix="sluice-fresh-")
     data = os.path.join(work, "data")
-    server = subprocess.Popen([binary, "serve", "--data-dir", data, "--listen", "127.0.0.1:0"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    args = [binary, "serve", "--data-dir", data, "--listen", "127.0.0.1:0"]
+    if len(sys.argv) > 4:
+        config = os.path.join(work, "config.toml")
+        with open(config, "w") as f:
+            f.write(sys.argv[4].replace("\\n", "\n") + "\n")
+        args += ["--config", config]
+    server = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         addr = os.path.join(data, "sluice.addr")
         for _ in range(600):
