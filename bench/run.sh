@@ -169,5 +169,9 @@ if [ -x "$BUILD/pull_bench" ]; then
   echo "== pull: 16 connectors in one serve, CPU of serve vs the upstreams"
   "$BUILD/pull_bench" "$BIN" fanout 16 20 1 50 5
 fi
+# Freshness at sustained load (SPEC §1.7): search and metrics, acks paced and not.
+echo "== freshness under load: acks not paced, then paced (the default)"
+python3 bench/freshness.py "$BUILD" 30 25 '[store]\nmax_lag_ms = 0'
+python3 bench/freshness.py "$BUILD" 30 25
 # Tenancy: the cost of API keys and schema validation, and rate-limit fairness.
 bash bench/tenancy.sh "$BUILD"
