@@ -3,7 +3,7 @@
 // at each step, then reopening the store) at every point of each file's life; and the
 // files read by hyparquet, a Parquet reader that is not DuckDB.
 #include "store/archiver.h"
-#include "store/user_key.h"
+#include "user_key_check.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -106,31 +106,7 @@ class ArchiverTest : public ::testing::Test {
     return n;
   }
   uint64_t HotRows() { return Count("SELECT count(*)::UBIGINT FROM events_hot"); }
-  // Hot rows whose user_key is not UserKey(user_id) (NULL exactly when user_id is).
-  uint64_t WrongUserKeys() {
-    uint64_t wrong = 0;
-    Status s = store_->WithEventsView("", [&](duck::Connection& con, const std::string&) -> Status {
-      auto r = con.Query("SELECT user_id, user_key FROM events_hot");
-      if (!r.ok()) return r.status();
-      Status st;
-      while (auto chunk = r->FetchChunk(&st)) {
-        for (idx_t i = 0; i < chunk.size(); ++i) {
-          const bool has_user = duck::IsValid(chunk.column(0), i);
-          const bool has_key = duck::IsValid(chunk.column(1), i);
-          if (has_user != has_key) {
-            ++wrong;
-          } else if (has_user &&
-                     static_cast<const uint32_t*>(duckdb_vector_get_data(chunk.column(1)))[i] !=
-                         UserKey(duck::GetString(chunk.column(0), i))) {
-            ++wrong;
-          }
-        }
-      }
-      return st;
-    });
-    EXPECT_TRUE(s.ok()) << s.ToString();
-    return wrong;
-  }
+  uint64_t WrongUserKeys() { return CheckUserKeys(*store_).first; }
   // Parquet files on disk, relative to the archive root.
   std::set<std::string> FilesOnDisk() {
     std::set<std::string> out;
