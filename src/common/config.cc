@@ -86,6 +86,8 @@ Result<Config> LoadConfig(const std::string& path) {
   SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "store", "batch_events", &c.store_batch_events, 1));
   SLUICE_RETURN_IF_ERROR(
       ReadInt(t, f, "store", "memory_limit_bytes", &c.store_memory_limit_bytes, 0));
+  SLUICE_RETURN_IF_ERROR(
+      ReadInt(t, f, "store", "checkpoint_bytes", &c.store_checkpoint_bytes, 1 << 20));
   SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "store", "max_lag_ms", &c.store_max_lag_ms, 0));
   SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "store", "max_ack_delay_ms", &c.store_max_ack_delay_ms, 0));
   SLUICE_RETURN_IF_ERROR(ReadBool(t, f, "archive", "enabled", &c.archive_enabled));
@@ -127,6 +129,7 @@ Result<Config> LoadConfig(const std::string& path) {
                                    {"store", "batch_events"},
                                    {"store", "threads"},
                                    {"store", "memory_limit_bytes"},
+                                   {"store", "checkpoint_bytes"},
                                    {"store", "max_lag_ms"},
                                    {"store", "max_ack_delay_ms"},
                                    {"archive", "enabled"},

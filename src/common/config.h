@@ -38,6 +38,8 @@ struct Config {
   // DuckDB's buffer-pool limit (bytes) shared by the store, archiving and queries; 0 =
   // DuckDB's default (80% of RAM). Queries that need more fail cleanly instead of growing.
   uint64_t store_memory_limit_bytes = 0;
+  // WAL bytes that trigger a checkpoint (store/event_store.h says why not DuckDB's 16 MiB).
+  uint64_t store_checkpoint_bytes = 128ull << 20;
   // Acks wait while the oldest durable event the store has not taken is older than this
   // (server/ack_pacer.h), at most store_max_ack_delay_ms each; 0 = never wait. Bounds how stale
   // search and metrics get at sustained load (SPEC §1.7).

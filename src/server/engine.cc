@@ -61,6 +61,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, bool start_co
     EventStoreOptions store_options;
     store_options.threads = config.store_threads;
     store_options.memory_limit_bytes = config.store_memory_limit_bytes;
+    store_options.checkpoint_bytes = config.store_checkpoint_bytes;
     store_options.archive_root = std::filesystem::absolute(paths.archive()).lexically_normal();
     // The archive is read (events view) and written (archiver: staging, then rename);
     // nothing else outside DuckDB's own files is ever opened through SQL.

@@ -94,6 +94,9 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const std::string& path,
   if (options.memory_limit_bytes > 0) {
     settings.emplace_back("memory_limit", std::to_string(options.memory_limit_bytes) + "B");
   }
+  if (options.checkpoint_bytes > 0) {
+    settings.emplace_back("checkpoint_threshold", std::to_string(options.checkpoint_bytes) + "B");
+  }
   auto db = duck::Database::Open(path, settings);
   if (!db.ok()) return db.status();
   std::unique_ptr<EventStore> store(new EventStore());

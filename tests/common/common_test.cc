@@ -86,6 +86,23 @@ TEST_F(ConfigTest, DefaultsWithoutFile) {
   EXPECT_EQ(c->max_request_bytes, 5u << 20);
 }
 
+TEST_F(ConfigTest, StoreCheckpointBytes) {
+  auto c = LoadConfig("");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->store_checkpoint_bytes, 128u << 20);  // not DuckDB's 16 MiB (event_store.h)
+  auto p = Write("[store]\ncheckpoint_bytes = 33554432\n");
+  c = LoadConfig(p);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->store_checkpoint_bytes, 32u << 20);
+  p = Write("[store]\ncheckpoint_bytes = 1000\n");
+  c = LoadConfig(p);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("[store] checkpoint_bytes must be >= 1048576"),
+            std::string::npos)
+      << c.status().message();
+  std::remove(p.c_str());
+}
+
 TEST_F(ConfigTest, OverridesAndErrorsNameFileAndKey) {
   auto p = Write("[server]\nlisten = \"0.0.0.0:9000\"\n[ingest]\nmax_event_bytes = 1000\n");
   auto c = LoadConfig(p);

@@ -95,6 +95,23 @@ TEST_F(EventStoreTest, CreatesSchema) {
                   .ok());
 }
 
+TEST_F(EventStoreTest, CheckpointThresholdComesFromOptions) {
+  auto expect = [&](const char* text) {
+    auto r = store_->Execute(std::string("SELECT CASE WHEN current_setting('checkpoint_threshold')"
+                                         " = '") + text + "' THEN 1 ELSE error('threshold is ' ||"
+                                         " current_setting('checkpoint_threshold')) END");
+    EXPECT_TRUE(r.ok()) << r.ToString();
+  };
+  expect("128.0 MiB");  // the default, EventStoreOptions::checkpoint_bytes
+  store_.reset();
+  EventStoreOptions o;
+  o.checkpoint_bytes = 32ull << 20;
+  auto s = EventStore::Open(path_, o);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  store_ = std::move(*s);
+  expect("32.0 MiB");
+}
+
 TEST_F(EventStoreTest, AppendBatchAndCount) {
   ASSERT_TRUE(store_->AppendBatch(MakeEvents("a", 0, 5000), "store", 100).ok());
   ASSERT_TRUE(store_->AppendBatch(MakeEvents("b", 0, 3000), "store", 200).ok());
