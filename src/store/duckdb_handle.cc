@@ -2,6 +2,11 @@
 // path, and DuckDB's error text carried in the Status.
 #include "store/duckdb_handle.h"
 
+#include <sched.h>
+#include <time.h>
+
+#include <algorithm>
+
 namespace sluice::duck {
 
 namespace {
@@ -12,6 +17,43 @@ Status ErrorFrom(std::string_view what, const char* detail) {
   m.append(": ");
   m.append(detail != nullptr ? detail : "unknown error");
   return Status::Internal(std::move(m));
+}
+
+// Runs a pending result to its end and hands over the result, or the error.
+//
+// Why not duckdb_execute_pending alone: its loop (PendingQueryResult::ExecuteInternal) calls
+// ExecuteTask again at once when DuckDB's worker threads hold the query's remaining tasks, so
+// the calling thread spins at 100% until they finish. On a 2-core machine that spin takes
+// the core from the HTTP threads and from the other consumer: it was ~4% of serve's CPU
+// under load (perf, 2026-12-01). Here the caller yields, then sleeps in short steps, while
+// it has nothing to run; a task it can run still runs at once.
+Result<QueryResult> FinishPending(duckdb_pending_result pending, std::string_view what) {
+  int idle = 0;
+  while (true) {
+    const duckdb_pending_state state = duckdb_pending_execute_task(pending);
+    if (state == DUCKDB_PENDING_RESULT_READY) break;
+    if (state == DUCKDB_PENDING_ERROR) {
+      Status s = ErrorFrom(what, duckdb_pending_error(pending));
+      duckdb_destroy_pending(&pending);
+      return s;
+    }
+    if (state != DUCKDB_PENDING_NO_TASKS_AVAILABLE) {
+      idle = 0;
+      continue;
+    }
+    if (++idle <= 4) {
+      sched_yield();
+    } else {
+      const timespec step{0, std::min(idle - 4, 20) * 10 * 1000L};  // 10 µs .. 200 µs
+      nanosleep(&step, nullptr);
+    }
+  }
+  duckdb_result r;
+  const duckdb_state st = duckdb_execute_pending(pending, &r);
+  duckdb_destroy_pending(&pending);
+  QueryResult q = QueryResult::Adopt(r);
+  if (st != DuckDBSuccess) return ErrorFrom(what, duckdb_result_error(&r));
+  return q;
 }
 
 }  // namespace
@@ -139,11 +181,13 @@ Status PreparedStatement::BindTimestampMicros(idx_t index, int64_t micros) {
 }
 
 Result<QueryResult> PreparedStatement::Execute() {
-  duckdb_result r;
-  const duckdb_state st = duckdb_execute_prepared(stmt_, &r);
-  QueryResult q = QueryResult::Adopt(r);
-  if (st != DuckDBSuccess) return ErrorFrom("execute", duckdb_result_error(&r));
-  return q;
+  duckdb_pending_result pending;
+  if (duckdb_pending_prepared(stmt_, &pending) != DuckDBSuccess) {
+    Status s = ErrorFrom("execute", duckdb_pending_error(pending));
+    duckdb_destroy_pending(&pending);
+    return s;
+  }
+  return FinishPending(pending, "execute");
 }
 
 Result<QueryResult> PreparedStatement::ExecuteStreaming() {
@@ -191,13 +235,40 @@ Status Connection::Exec(const std::string& sql) {
 }
 
 Result<QueryResult> Connection::Query(const std::string& sql) {
-  duckdb_result r;
-  const duckdb_state st = duckdb_query(con_, sql.c_str(), &r);
-  QueryResult q = QueryResult::Adopt(r);
-  if (st != DuckDBSuccess) {
-    return ErrorFrom(sql.size() <= 80 ? sql : sql.substr(0, 80) + "...", duckdb_result_error(&r));
+  // duckdb_query's steps, one statement at a time (the last one's result is returned), but
+  // run through FinishPending instead of DuckDB's spinning loop.
+  const std::string what = sql.size() <= 80 ? sql : sql.substr(0, 80) + "...";
+  duckdb_extracted_statements extracted = nullptr;
+  const idx_t n = duckdb_extract_statements(con_, sql.c_str(), &extracted);
+  struct Extracted {
+    duckdb_extracted_statements* e;
+    ~Extracted() { duckdb_destroy_extracted(e); }
+  } destroy_extracted{&extracted};
+  if (n == 0) {
+    const char* err = duckdb_extract_statements_error(extracted);
+    if (err != nullptr && *err != '\0') return ErrorFrom(what, err);
+    duckdb_result r;  // no statement at all: whatever duckdb_query makes of that
+    const duckdb_state st = duckdb_query(con_, sql.c_str(), &r);
+    QueryResult q = QueryResult::Adopt(r);
+    if (st != DuckDBSuccess) return ErrorFrom(what, duckdb_result_error(&r));
+    return q;
   }
-  return q;
+  Result<QueryResult> last = Status::Internal("duckdb: no statement ran");
+  for (idx_t i = 0; i < n; ++i) {
+    duckdb_prepared_statement stmt = nullptr;
+    const duckdb_state st = duckdb_prepare_extracted_statement(con_, extracted, i, &stmt);
+    PreparedStatement prepared(stmt);  // destroyed on every path
+    if (st != DuckDBSuccess) return ErrorFrom(what, duckdb_prepare_error(stmt));
+    duckdb_pending_result pending;
+    if (duckdb_pending_prepared(stmt, &pending) != DuckDBSuccess) {
+      Status s = ErrorFrom(what, duckdb_pending_error(pending));
+      duckdb_destroy_pending(&pending);
+      return s;
+    }
+    last = FinishPending(pending, what);
+    if (!last.ok()) return last.status();
+  }
+  return last;
 }
 
 Result<PreparedStatement> Connection::Prepare(const std::string& sql) {
