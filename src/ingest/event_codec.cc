@@ -68,10 +68,10 @@ bool GetVarint(std::string_view* in, uint64_t* v) {
   return false;
 }
 
-bool GetString(std::string_view* in, std::string* s) {
+bool GetString(std::string_view* in, std::string_view* s) {
   uint64_t n;
   if (!GetVarint(in, &n) || n > in->size()) return false;
-  s->assign(in->data(), n);
+  *s = in->substr(0, n);
   in->remove_prefix(n);
   return true;
 }
@@ -113,6 +113,23 @@ EventBatchReader::EventBatchReader(std::string_view payload) {
 }
 
 bool EventBatchReader::Next(Event* e, Status* status) {
+  EventView v;
+  if (!Next(&v, status)) return false;
+  e->tenant.assign(v.tenant);
+  e->event_id.assign(v.event_id);
+  e->type.assign(v.type);
+  e->user_id.assign(v.user_id);
+  e->anonymous_id.assign(v.anonymous_id);
+  e->properties.assign(v.properties);
+  e->context.assign(v.context);
+  e->source.assign(v.source);
+  e->ts_us = v.ts_us;
+  e->received_at_us = v.received_at_us;
+  e->id_assigned = v.id_assigned;
+  return true;
+}
+
+bool EventBatchReader::Next(EventView* e, Status* status) {
   *status = Status::OK();
   if (bad_header_) {
     *status = Status::Corruption("event batch: payload shorter than its 4-byte header");

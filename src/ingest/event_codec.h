@@ -43,6 +43,15 @@ class EventBatchWriter {
   uint32_t count_ = 0;
 };
 
+// One encoded event's fields, pointing into the batch payload (valid while the payload
+// is): what a consumer that only reads a few fields uses instead of copying an Event.
+struct EventView {
+  std::string_view tenant, event_id, type, user_id, anonymous_id, properties, context, source;
+  int64_t ts_us = 0;
+  int64_t received_at_us = 0;
+  bool id_assigned = false;
+};
+
 // Iterates the events of a batch payload. Corruption if the bytes are malformed
 // (which the log's CRC makes a bug, not a disk error). Strict: an event's fields must fill
 // its length exactly, unknown flag bits and bytes after the last event are Corruption.
@@ -52,6 +61,7 @@ class EventBatchReader {
   uint32_t count() const { return count_; }
   // Returns false at the end (status ok) or on malformed input (status set).
   bool Next(Event* e, Status* status);
+  bool Next(EventView* e, Status* status);
 
  private:
   std::string_view rest_;
