@@ -2,7 +2,11 @@
 #include "rollup/rollup_table.h"
 
 #include <algorithm>
+#include <set>
+#include <string_view>
 #include <vector>
+
+#include "store/events_view.h"
 
 namespace sluice {
 
@@ -38,10 +42,6 @@ enum Column : idx_t {
   kCols
 };
 
-constexpr const char* kKeyMatch =
-    "r.tenant = t.tenant AND r.metric = t.metric AND r.bucket = t.bucket AND r.g1 = t.g1 AND "
-    "r.g2 = t.g2 AND r.g3 = t.g3";
-
 void SetKey(duckdb_vector* v, idx_t row, const RollupKey& k) {
   duck::SetString(v[kTenant], row, k.tenant);
   duck::SetString(v[kMetric], row, k.metric);
@@ -51,17 +51,14 @@ void SetKey(duckdb_vector* v, idx_t row, const RollupKey& k) {
   duck::SetString(v[kG3], row, k.groups[2]);
 }
 
-// Appends rows to `table` through whole chunks; with_values=false writes only the key
-// columns (the touch table).
-Status AppendCells(duck::Connection& con, const char* table, const CellMap& cells,
-                   bool with_values) {
+// Appends the cells as rows of `table` through whole chunks.
+Status AppendCells(duck::Connection& con, const char* table, const CellMap& cells) {
   auto app = duck::Appender::Create(con, table);
   if (!app.ok()) return app.status();
-  const idx_t want = with_values ? kCols : kG3 + 1;
-  if (app->column_count() != want) {
+  if (app->column_count() != kCols) {
     return Status::Internal(std::string("rollup: ") + table + " has " +
                             std::to_string(app->column_count()) + " columns, expected " +
-                            std::to_string(want));
+                            std::to_string(kCols));
   }
   const size_t cap = duckdb_vector_size();
   auto it = cells.begin();
@@ -69,12 +66,11 @@ Status AppendCells(duck::Connection& con, const char* table, const CellMap& cell
     duck::DataChunk chunk = app->NewChunk();
     if (!chunk) return Status::Internal("rollup: cannot allocate a data chunk");
     duckdb_vector v[kCols];
-    for (idx_t c = 0; c < want; ++c) v[c] = chunk.column(c);
+    for (idx_t c = 0; c < kCols; ++c) v[c] = chunk.column(c);
     idx_t n = 0;
     std::string hll;
     for (; n < cap && it != cells.end(); ++n, ++it) {
       SetKey(v, n, it->first);
-      if (!with_values) continue;
       const RollupCell& c = it->second;
       static_cast<uint64_t*>(duckdb_vector_get_data(v[kCnt]))[n] = c.count;
       static_cast<double*>(duckdb_vector_get_data(v[kSum]))[n] = c.sum;
@@ -124,44 +120,74 @@ Status ReadCell(const duck::DataChunk& chunk, idx_t row, idx_t first, RollupCell
 Status MergeCells(duck::Connection& con, int64_t width_us, const CellMap& batch) {
   if (batch.empty()) return Status::OK();
   const std::string table = RollupTableName(width_us);
-  int64_t lo = INT64_MAX, hi = INT64_MIN;
+  // Which stored rows can hold a batch key: the batch's windows (listed when few, a range
+  // otherwise), metrics and tenants. A live batch touches one or two windows, whose rows it
+  // mostly touches anyway; the rows read but not in the batch are left alone.
+  std::set<int64_t> buckets;
+  std::set<std::string_view> metrics, tenants;
   for (const auto& [k, c] : batch) {
-    lo = std::min(lo, k.bucket_us);
-    hi = std::max(hi, k.bucket_us);
+    buckets.insert(k.bucket_us);
+    metrics.insert(k.metric);
+    tenants.insert(k.tenant);
   }
-  const std::string range = " AND r.bucket BETWEEN make_timestamp(" + std::to_string(lo) +
-                            ") AND make_timestamp(" + std::to_string(hi) + ")";
-  SLUICE_RETURN_IF_ERROR(
-      con.Exec("CREATE TEMP TABLE IF NOT EXISTS rollup_touch (tenant VARCHAR, metric VARCHAR, "
-               "bucket TIMESTAMP, g1 VARCHAR, g2 VARCHAR, g3 VARCHAR); DELETE FROM rollup_touch"));
-  SLUICE_RETURN_IF_ERROR(AppendCells(con, "rollup_touch", batch, /*with_values=*/false));
+  constexpr size_t kMaxListed = 64;
+  std::string where;
+  if (buckets.size() <= kMaxListed) {
+    where = "bucket IN (";
+    for (int64_t b : buckets) {
+      where += (where.back() == '(' ? "" : ", ");
+      where += "make_timestamp(" + std::to_string(b) + ")";
+    }
+    where += ")";
+  } else {
+    where = "bucket BETWEEN make_timestamp(" + std::to_string(*buckets.begin()) +
+            ") AND make_timestamp(" + std::to_string(*buckets.rbegin()) + ")";
+  }
+  auto in_list = [&](const char* column, const std::set<std::string_view>& values) {
+    if (values.size() > kMaxListed) return;
+    where += std::string(" AND ") + column + " IN (";
+    bool first = true;
+    for (std::string_view v : values) {
+      where += (first ? "" : ", ") + SqlQuote(v);
+      first = false;
+    }
+    where += ")";
+  };
+  in_list("metric", metrics);
+  in_list("tenant", tenants);
 
   CellMap merged = batch;
+  std::string rowids;
   auto existing = con.Query(
-      "SELECT r.tenant, r.metric, epoch_us(r.bucket), r.g1, r.g2, r.g3, r.cnt, r.sum, r.min, "
-      "r.max, r.hll FROM " +
-      table + " r JOIN rollup_touch t ON " + kKeyMatch + " WHERE true" + range);
+      "SELECT rowid, tenant, metric, epoch_us(bucket), g1, g2, g3, cnt, sum, min, max, hll FROM " +
+      table + " WHERE " + where);
   if (!existing.ok()) return existing.status();
+  RollupKey k;
   while (true) {
     Status st;
     duck::DataChunk chunk = existing->FetchChunk(&st);
     if (!st.ok()) return st;
     if (!chunk) break;
+    const auto* rowid = static_cast<const int64_t*>(duckdb_vector_get_data(chunk.column(0)));
+    const auto* bucket = static_cast<const int64_t*>(duckdb_vector_get_data(chunk.column(3)));
     for (idx_t row = 0; row < chunk.size(); ++row) {
-      RollupKey k;
-      k.tenant = std::string(duck::GetString(chunk.column(0), row));
-      k.metric = std::string(duck::GetString(chunk.column(1), row));
-      k.bucket_us = static_cast<const int64_t*>(duckdb_vector_get_data(chunk.column(2)))[row];
-      for (int g = 0; g < 3; ++g)
-        k.groups[g] = std::string(duck::GetString(chunk.column(3 + g), row));
+      k.tenant.assign(duck::GetString(chunk.column(1), row));
+      k.metric.assign(duck::GetString(chunk.column(2), row));
+      k.bucket_us = bucket[row];
+      for (int g = 0; g < 3; ++g) k.groups[g].assign(duck::GetString(chunk.column(4 + g), row));
+      auto it = merged.find(k);
+      if (it == merged.end()) continue;  // a neighbour of the batch's keys: untouched
       RollupCell stored;
-      SLUICE_RETURN_IF_ERROR(ReadCell(chunk, row, 6, &stored));
-      merged[k].Merge(stored);
+      SLUICE_RETURN_IF_ERROR(ReadCell(chunk, row, 7, &stored));
+      it->second.Merge(stored);
+      rowids += (rowids.empty() ? "" : ", ") + std::to_string(rowid[row]);
     }
   }
-  SLUICE_RETURN_IF_ERROR(
-      con.Exec("DELETE FROM " + table + " r USING rollup_touch t WHERE " + kKeyMatch + range));
-  return AppendCells(con, table.c_str(), merged, /*with_values=*/true);
+  if (!rowids.empty()) {
+    SLUICE_RETURN_IF_ERROR(
+        con.Exec("DELETE FROM " + table + " WHERE " + where + " AND rowid IN (" + rowids + ")"));
+  }
+  return AppendCells(con, table.c_str(), merged);
 }
 
 }  // namespace sluice

@@ -7,12 +7,14 @@
 // because a 7-day hourly series then reads 168 rows per group instead of 10,080.
 //
 // Merging a cell: the stored rows for the batch's keys are read back, merged in C++ (the
-// HLL merge is register-wise max, which SQL cannot express on a BLOB), deleted, and the
-// merged rows appended — all in the caller's transaction, so the commit that carries the
-// consumer offset carries exactly this batch's contribution. The tables have no primary
-// key: DuckDB's ART index on 1.4 makes delete-then-insert of a key in one transaction
-// fragile and every append slower, and keys are unique by this construction. Reads and the
-// delete are bounded by the batch's window range so zone maps skip older row groups.
+// HLL merge is register-wise max, which SQL cannot express on a BLOB), deleted by rowid,
+// and the merged rows appended — all in the caller's transaction, so the commit that
+// carries the consumer offset carries exactly this batch's contribution. The tables have
+// no primary key: DuckDB's ART index on 1.4 makes delete-then-insert of a key in one
+// transaction fragile and every append slower, and keys are unique by this construction.
+// The read is bounded by the batch's windows (zone maps skip older row groups), metrics
+// and tenants: three statements per table and batch, which matters because the consumer
+// commits several times a second and DuckDB's per-statement cost dominates a small batch.
 #pragma once
 
 #include <cstdint>
