@@ -358,14 +358,42 @@ class HuffmanDecoder {
     return !r->bad();
   }
 
-  // n symbols, several per Peek (each code is at most 12 of its 57 bits).
+  // n symbols, several per Peek (each code is at most 12 of its 57 bits), two per lookup
+  // where both codes fit in the 12 bits looked up.
   bool GetMany(BitReader* r, uint8_t* out, size_t n) {
+    constexpr uint32_t kMask = (1u << kHuffMaxLen) - 1;
+    // pairs[i]: symbol 1 | symbol 2 << 8 | symbols (0-2) << 16 | bits << 24.
+    std::array<uint32_t, 1u << kHuffMaxLen> pairs;
+    for (uint32_t i = 0; i <= kMask; ++i) {
+      const uint16_t e1 = table_[i];
+      if (e1 == 0) {
+        pairs[i] = 0;
+        continue;
+      }
+      const int l1 = e1 & 15;
+      const uint16_t e2 = table_[i >> l1];  // its top l1 bits are not real: check the length
+      const uint32_t s1 = (e1 >> 4) - 1;
+      if (e2 != 0 && l1 + (e2 & 15) <= kHuffMaxLen) {
+        pairs[i] = s1 | uint32_t((e2 >> 4) - 1) << 8 | 2u << 16 | uint32_t(l1 + (e2 & 15)) << 24;
+      } else {
+        pairs[i] = s1 | 1u << 16 | uint32_t(l1) << 24;
+      }
+    }
     size_t i = 0;
     while (i < n) {
       uint64_t w = r->Peek();
       int used = 0;
+      for (; used <= 57 - kHuffMaxLen && i + 1 < n;) {
+        const uint32_t e = pairs[w & kMask];
+        if (e == 0) return false;
+        out[i] = static_cast<uint8_t>(e);
+        out[i + 1] = static_cast<uint8_t>(e >> 8);  // overwritten next if only one
+        i += (e >> 16) & 3;
+        w >>= e >> 24;
+        used += e >> 24;
+      }
       for (; used <= 57 - kHuffMaxLen && i < n; ++i) {
-        const uint16_t e = table_[w & ((1u << kHuffMaxLen) - 1)];
+        const uint16_t e = table_[w & kMask];
         if (e == 0) return false;
         w >>= e & 15;
         used += e & 15;
@@ -523,37 +551,54 @@ std::string HyperLogLog::Serialize() const {
     return out;
   }
 
-  // Positions and histogram of the nonzero registers; eight sub-histograms so that runs of
-  // equal values do not serialize on one counter, and zero words skipped whole.
+  // Histogram of the registers: eight sub-histograms so that runs of equal values do not
+  // serialize on one counter, and zero words skipped whole.
   uint32_t all[kHuffSymbols] = {}, nonzero[kHuffSymbols] = {};
   uint32_t sub[8][kHuffSymbols] = {};
-  std::vector<uint16_t> pos(kRegisters);
-  uint32_t nz = 0;
   const uint8_t* d = dense_.data();
   for (uint32_t i = 0; i < kRegisters; i += 8) {
     uint64_t word;
     std::memcpy(&word, d + i, 8);
     if (word == 0) continue;
-    for (uint32_t j = 0; j < 8; ++j) {
-      ++sub[j][d[i + j]];
-      pos[nz] = static_cast<uint16_t>(i + j);
-      nz += d[i + j] != 0;
-    }
+    for (uint32_t j = 0; j < 8; ++j) ++sub[j][d[i + j]];
   }
+  uint32_t nz = 0;
   for (int v = 1; v < kHuffSymbols; ++v) {
     for (int j = 0; j < 8; ++j) nonzero[v] += sub[j][v];
     all[v] = nonzero[v];
+    nz += nonzero[v];
   }
   all[0] = kRegisters - nz;
-  std::vector<uint16_t> gaps(nz);  // a plain array, so that BestRiceK's sums vectorize
-  for (uint32_t i = 0; i < nz; ++i) gaps[i] = i == 0 ? pos[0] : pos[i] - pos[i - 1] - 1;
-  auto gap = [&](size_t i) -> uint32_t { return gaps[i]; };
-  uint64_t gap_bits = 0;
-  const int k = nz == 0 ? 0 : BestRiceK(gap, nz, double(kRegisters - nz) / nz, 13, &gap_bits);
-  const Huffman ranks = Huffman::Build(nonzero);
-  const uint64_t a_bits = 15 + 4 + gap_bits + (nz == 0 ? 0 : ranks.Bits(nonzero));
   const Huffman regs = Huffman::Build(all);
   const uint64_t b_bits = regs.Bits(all);
+  const Huffman ranks = Huffman::Build(nonzero);
+  // Gaps cost at least a bit each: when that already loses, skip them (same choice).
+  uint64_t a_bits = 15 + 4 + (nz == 0 ? 0 : nz + ranks.Bits(nonzero));
+  std::vector<uint16_t> pos, gaps;  // plain arrays, so that BestRiceK's sums vectorize
+  int k = 0;
+  if (a_bits <= b_bits) {
+    pos.resize(nz + 8);  // branch-free fill writes one past the last nonzero
+    gaps.resize(nz);
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < kRegisters; i += 8) {
+      uint64_t word;
+      std::memcpy(&word, d + i, 8);
+      if (word == 0) continue;
+      for (uint32_t j = i; j < i + 8; ++j) {
+        pos[n] = static_cast<uint16_t>(j);
+        n += d[j] != 0;
+      }
+    }
+    for (uint32_t i = 0; i < nz; ++i) gaps[i] = i == 0 ? pos[0] : pos[i] - pos[i - 1] - 1;
+    uint64_t gap_bits = 0;
+    if (nz > 0) {
+      k = BestRiceK([&](size_t i) -> uint32_t { return gaps[i]; }, nz,
+                    double(kRegisters - nz) / nz, 13, &gap_bits);
+    }
+    a_bits = 15 + 4 + gap_bits + (nz == 0 ? 0 : ranks.Bits(nonzero));
+  } else {
+    a_bits = std::numeric_limits<uint64_t>::max();
+  }
   if (std::min(a_bits, b_bits) >= uint64_t{kRegisters} * 8) {
     out.push_back(static_cast<char>(kRawDenseTag));
     out.append(reinterpret_cast<const char*>(dense_.data()), kRegisters);
@@ -567,12 +612,15 @@ std::string HyperLogLog::Serialize() const {
     w.Put(static_cast<uint32_t>(k), 4);
     if (nz > 0) ranks.WriteTable(&w);
     for (uint32_t i = 0; i < nz; ++i) {
-      w.PutRice(gap(i), k);
+      w.PutRice(gaps[i], k);
       ranks.Write(&w, dense_[pos[i]]);
     }
   } else {
     regs.WriteTable(&w);
-    for (uint8_t r : dense_) regs.Write(&w, r);
+    for (uint32_t i = 0; i < kRegisters; i += 2) {  // two codes (<= 24 bits) a Put
+      const uint8_t r0 = d[i], r1 = d[i + 1];
+      w.Put(regs.code[r0] | uint32_t{regs.code[r1]} << regs.len[r0], regs.len[r0] + regs.len[r1]);
+    }
   }
   w.Finish();
   return out;

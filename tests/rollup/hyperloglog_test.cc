@@ -270,6 +270,10 @@ TEST(HyperLogLogTest, DenseEncodingsOfUnusualRegisters) {
   std::mt19937 rng(3);
   for (auto& r : every) r = static_cast<char>(rng() % 52);  // near-uniform: long codes
   cases.push_back(every);
+  std::string skewed;  // value v 2^(14 - v) times: a Huffman tree 15 deep, cut to 12
+  for (int v = 1; v <= 14; ++v) skewed += std::string(size_t{1} << (14 - v), static_cast<char>(v));
+  skewed += std::string(HyperLogLog::kRegisters - skewed.size(), static_cast<char>(15));
+  cases.push_back(skewed);
   for (const std::string& regs : cases) {
     const HyperLogLog h = Decode(RawBlob(regs));
     const std::string bytes = h.Serialize();
