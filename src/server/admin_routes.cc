@@ -269,7 +269,8 @@ std::optional<HttpResponse> Server::HandleTenancyAdmin(const HttpRequest& req,
     // tenant's live ingest into minutes of debt. Not to the stored-bytes quota: a replay
     // turns a stored dead letter into a stored event of the same size minus its error
     // text, so it never grows storage, and refusing it at the quota would leave a tenant
-    // whose refused events filled the quota with no way out.
+    // whose refused events filled the quota with no way out. It is metered all the same:
+    // the letters stop counting once marked, their events once the store holds them.
     const TenantLimits limits = LimitsOf(*scope);
     uint64_t max_letters = kMaxReplayLetters;
     if (limits.events_per_second > 0) {
@@ -278,7 +279,8 @@ std::optional<HttpResponse> Server::HandleTenancyAdmin(const HttpRequest& req,
       if (!d.allowed) return TooManyRequests("events/s", d, v);
       max_letters = std::max<uint64_t>(1, static_cast<uint64_t>(d.remaining));
     }
-    auto summary = ReplayDeadLetters(*engine_, *scope, filter.type, max_letters);
+    auto summary = ReplayDeadLetters(*engine_, *scope, filter.type, max_letters,
+                                     limits.max_stored_bytes > 0 ? &storage_ : nullptr);
     if (!summary.ok()) return ErrorFor(summary.status(), v);
     metrics_.events_accepted.fetch_add(summary->accepted, std::memory_order_relaxed);
     metrics_.events_duplicate.fetch_add(summary->duplicates, std::memory_order_relaxed);

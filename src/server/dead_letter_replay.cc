@@ -17,7 +17,8 @@ std::string ReplaySummary::ToJson() const {
 }
 
 Result<ReplaySummary> ReplayDeadLetters(Engine& engine, const std::string& tenant,
-                                        const std::string& type, uint64_t max_letters) {
+                                        const std::string& type, uint64_t max_letters,
+                                        StorageMeter* meter) {
   if (engine.store() == nullptr) {
     return Status::InvalidArgument("the store is disabled ([store] enabled)");
   }
@@ -51,8 +52,15 @@ Result<ReplaySummary> ReplayDeadLetters(Engine& engine, const std::string& tenan
     events.push_back(std::move(e));
   }
   if (events.empty()) return summary;
+  uint64_t stored_bytes = 0;
+  if (meter != nullptr) {
+    for (const Event& e : events) stored_bytes += StoredBytesOf(e);
+  }
   auto submitted = engine.ingestor()->Submit(&events);
   if (!submitted.ok()) return submitted.status();
+  if (meter != nullptr && submitted->accepted > 0) {
+    meter->Add(tenant, stored_bytes, submitted->wait_offset);
+  }
   SLUICE_RETURN_IF_ERROR(engine.log()->WaitDurable(submitted->wait_offset));
   summary.replayed = ids.size();
   summary.accepted = submitted->accepted;

@@ -11,6 +11,7 @@
 
 #include "common/status.h"
 #include "server/engine.h"
+#include "tenancy/storage_meter.h"
 
 namespace sluice {
 
@@ -28,9 +29,12 @@ inline constexpr uint64_t kMaxReplayLetters = 100000;
 // `type` empty = every type; at most `max_letters` letters are looked at per call (the
 // HTTP route passes what the tenant's events/s bucket holds). Needs the store; the caller
 // has made sure the store consumer has taken the log (dead letters reach their table
-// through it).
+// through it). With `meter`, the events logged are added to it before their letters are
+// marked replayed: a measurement in between would count neither the letter (replayed)
+// nor its event (not yet taken by the store).
 Result<ReplaySummary> ReplayDeadLetters(Engine& engine, const std::string& tenant,
                                         const std::string& type,
-                                        uint64_t max_letters = kMaxReplayLetters);
+                                        uint64_t max_letters = kMaxReplayLetters,
+                                        StorageMeter* meter = nullptr);
 
 }  // namespace sluice

@@ -54,12 +54,6 @@ std::string FormatRate(double per_second) {
   return buf;
 }
 
-// One event's bytes as EventStore::StoredBytesByTenant counts them.
-uint64_t StoredBytes(const Event& e) {
-  return e.event_id.size() + e.type.size() + 16 + e.user_id.size() + e.anonymous_id.size() +
-         e.properties.size() + e.context.size();
-}
-
 bool IsLoopback(const std::string& host) {
   return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
 }
@@ -242,14 +236,14 @@ void Server::MeasureStorage() {
     any_quota |= t.limits.max_stored_bytes > 0;
   }
   if (!any_quota) return;  // a scan of the hot table is not free: only when it matters
-  auto measured = engine_->store()->StoredBytesByTenant();
+  auto measured = engine_->store()->StoredBytesByTenant(StoreConsumer::kName);
   if (!measured.ok()) {
     spdlog::warn("measuring stored bytes per tenant failed: {}", measured.status().ToString());
     return;
   }
-  // Bytes acknowledged but not yet in the store (one store batch, ~200 ms) are missed by
-  // this measurement until the next one: a quota can be overrun by that much, no more.
-  storage_.Replace(*measured);
+  // The sums hold the log below the store consumer's offset; what ingest added past it
+  // (accepted, not yet taken by the store) stays counted on top (storage_meter.h).
+  storage_.Replace(measured->by_tenant, measured->consumer_offset);
 }
 
 namespace {
@@ -762,8 +756,8 @@ void Server::HandleEvents(HttpRequest req, Reply reply, const std::string& tenan
     metrics_.events_dead_lettered.fetch_add(parsed.rejected.size(), std::memory_order_relaxed);
     if (limits.max_stored_bytes > 0) {  // dead letters are stored bytes of the tenant too
       uint64_t bytes = 0;
-      for (const RejectedEvent& r : parsed.rejected) bytes += StoredBytes(r.event) + r.error.size();
-      storage_.Add(tenant, bytes);
+      for (const RejectedEvent& r : parsed.rejected) bytes += StoredBytesOf(r);
+      storage_.Add(tenant, bytes, dead_letter_offset);
     }
   }
   if (parsed.events.empty()) {
@@ -784,10 +778,15 @@ void Server::HandleEvents(HttpRequest req, Reply reply, const std::string& tenan
 
   uint64_t stored_bytes = 0;
   if (limits.max_stored_bytes > 0) {
-    for (const Event& e : parsed.events) stored_bytes += StoredBytes(e);
+    for (const Event& e : parsed.events) stored_bytes += StoredBytesOf(e);
   }
   auto submitted = ingestor_->Submit(&parsed.events);
-  if (submitted.ok() && stored_bytes > 0) storage_.Add(tenant, stored_bytes);
+  // Tagged with the record's end, so a measurement keeps counting it until the store has
+  // taken it. All duplicates: nothing was logged (wait_offset is merely the log's end).
+  // Some: they are counted too, until the store passes the record.
+  if (submitted.ok() && stored_bytes > 0 && submitted->accepted > 0) {
+    storage_.Add(tenant, stored_bytes, submitted->wait_offset);
+  }
   if (!submitted.ok()) {
     if (submitted.status().code() == Status::Code::kUnavailable) {
       metrics_.backpressure_503.fetch_add(1, std::memory_order_relaxed);

@@ -297,12 +297,34 @@ Status EventStore::WriteDeadLetters(const std::vector<RejectedEvent>& dead_lette
   return Status::OK();
 }
 
-Result<std::vector<std::pair<std::string, uint64_t>>> EventStore::StoredBytesByTenant() {
+Result<EventStore::StoredBytes> EventStore::StoredBytesByTenant(const std::string& consumer) {
   auto con = duck::Connection::Open(db_);
   if (!con.ok()) return con.status();
+  // One read transaction for the offset and the sums: a batch committed between two
+  // autocommit statements would be in one and not the other, and the quota would forget
+  // or double its bytes.
+  SLUICE_RETURN_IF_ERROR(con->Exec("BEGIN TRANSACTION"));
+  Result<StoredBytes> out = SumStoredBytes(*con, consumer);
+  (void)con->Exec(out.ok() ? "COMMIT" : "ROLLBACK");
+  return out;
+}
+
+Result<EventStore::StoredBytes> EventStore::SumStoredBytes(duck::Connection& con,
+                                                           const std::string& consumer) {
+  StoredBytes out;
+  {
+    auto stmt = con.Prepare("SELECT log_offset FROM consumer_offsets WHERE name = $1");
+    if (!stmt.ok()) return stmt.status();
+    SLUICE_RETURN_IF_ERROR(stmt->BindVarchar(1, consumer));
+    auto r = stmt->Execute();
+    if (!r.ok()) return r.status();
+    auto v = r->FirstUInt64();
+    if (!v.ok()) return v.status();
+    out.consumer_offset = v->value_or(0);
+  }
   // strlen, not octet_length: DuckDB's octet_length takes only BLOB and BIT, and strlen
   // is the byte (not character) length of a VARCHAR.
-  auto r = con->Query(
+  auto r = con.Query(
       "SELECT tenant, sum(b)::UBIGINT FROM ("
       " SELECT tenant, sum(strlen(event_id) + strlen(type) + 16"
       "  + coalesce(strlen(user_id), 0) + coalesce(strlen(anonymous_id), 0)"
@@ -318,7 +340,6 @@ Result<std::vector<std::pair<std::string, uint64_t>>> EventStore::StoredBytesByT
       "  + coalesce(strlen(context::VARCHAR), 0) + strlen(error))"
       "  FROM dead_letters WHERE replayed_at IS NULL GROUP BY tenant) GROUP BY tenant");
   if (!r.ok()) return r.status();
-  std::vector<std::pair<std::string, uint64_t>> out;
   Status st;
   while (true) {
     duck::DataChunk chunk = r->FetchChunk(&st);
@@ -326,7 +347,7 @@ Result<std::vector<std::pair<std::string, uint64_t>>> EventStore::StoredBytesByT
     if (!chunk || chunk.size() == 0) break;
     auto* bytes = static_cast<uint64_t*>(duckdb_vector_get_data(chunk.column(1)));
     for (idx_t row = 0; row < chunk.size(); ++row) {
-      out.emplace_back(std::string(duck::GetString(chunk.column(0), row)), bytes[row]);
+      out.by_tenant.emplace_back(std::string(duck::GetString(chunk.column(0), row)), bytes[row]);
     }
   }
   return out;

@@ -102,8 +102,14 @@ class EventStore {
   // Bytes each tenant stores (SPEC §7 quotas): its hot rows' text sizes plus the Parquet
   // files of its evicted hours (archived hours still hot count once, as rows) plus its
   // pending dead letters (with their error text). One scan of the hot table: run it every
-  // few seconds, not per request.
-  Result<std::vector<std::pair<std::string, uint64_t>>> StoredBytesByTenant();
+  // few seconds, not per request. `consumer_offset` is `consumer`'s committed offset, read
+  // in the same transaction and snapshot as the sums: they cover exactly the log records
+  // below it (StorageMeter::Replace keeps what ingest added past it).
+  struct StoredBytes {
+    std::vector<std::pair<std::string, uint64_t>> by_tenant;
+    uint64_t consumer_offset = 0;
+  };
+  Result<StoredBytes> StoredBytesByTenant(const std::string& consumer);
   // Runs SQL that returns nothing (maintenance, tests).
   Status Execute(const std::string& sql);
 
@@ -142,6 +148,8 @@ class EventStore {
                     const std::vector<ConnectorCheckpoint>& checkpoints,
                     const std::string& consumer, uint64_t new_offset);
   Status WriteDeadLetters(const std::vector<RejectedEvent>& dead_letters);
+  // StoredBytesByTenant's queries, inside its transaction on `con`.
+  static Result<StoredBytes> SumStoredBytes(duck::Connection& con, const std::string& consumer);
 
   // Runs `sql` (one optional VARCHAR parameter) and returns its UBIGINT result, 0 if none.
   Result<uint64_t> QueryUInt64(const char* sql, const std::string* param);

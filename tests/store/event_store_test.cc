@@ -281,10 +281,11 @@ TEST_F(EventStoreTest, StoredBytesCountPendingDeadLetters) {
   }
   ASSERT_TRUE(store_->AppendBatch({}, {}, "store", 2, refused).ok());
   auto bytes_of = [&](const std::string& tenant) -> uint64_t {
-    auto measured = store_->StoredBytesByTenant();
+    auto measured = store_->StoredBytesByTenant("store");
     EXPECT_TRUE(measured.ok()) << measured.status().ToString();
     if (!measured.ok()) return UINT64_MAX;
-    for (const auto& [t, n] : *measured) {
+    EXPECT_EQ(measured->consumer_offset, 2u);
+    for (const auto& [t, n] : measured->by_tenant) {
       if (t == tenant) return n;
     }
     return 0;
