@@ -29,6 +29,16 @@ lateness_minutes = 0
 usage_interval_seconds = 1
 )";
 
+// kConfig with a store consumer that holds each batch open for 2 s, twice the
+// measurement interval, and acks that do not wait for it: every measurement of stored
+// bytes then runs while acknowledged events are still outside the store, the window in
+// which a meter that forgot them let a tenant past its quota (storage_meter.h).
+std::string LaggingStoreConfig() {
+  std::string config = kConfig;
+  config.replace(config.find("batch_ms = 20\n"), 14, "batch_ms = 2000\nmax_lag_ms = 0\n");
+  return config;
+}
+
 std::vector<std::string> Auth(const std::string& key) {
   return {"Authorization: Bearer " + key, "Content-Type: application/json"};
 }
@@ -651,6 +661,7 @@ TEST_F(TenancyTest, StoredBytesQuotaStopsOneTenantOnly) {
   CreateTenant("big");
   const std::string small = CreateKey("small", "write");
   const std::string big = CreateKey("big", "write");
+  server_ = std::make_unique<ServerProcess>(data_, LaggingStoreConfig());
   ASSERT_TRUE(server_->Start()) << server_->log_text();
   const std::string event_tail =
       R"(","type":"t","properties":{"pad":")" + std::string(150, 'x') + "\"}}\n";
@@ -664,11 +675,15 @@ TEST_F(TenancyTest, StoredBytesQuotaStopsOneTenantOnly) {
     last = Send(small, batch);
     if (last.status != 202) break;
     ++accepted_batches;
+    // A measurement between any two batches, while the last is still outside the store.
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   }
-  // ~1000 stored bytes per batch: the third crosses 3000, the fourth is refused.
+  // 179-180 stored bytes per event (id, type, 16 for the timestamps, 160 of properties),
+  // ~900 per batch: after three the tenant stores 2690 bytes and the fourth is admitted;
+  // it crosses 3000 and the fifth is refused. Exactly, however far the store lags: the
+  // meter counts what was logged, not what the store has caught up with.
   EXPECT_EQ(last.status, 429) << last.body;
-  EXPECT_GE(accepted_batches, 3);
-  EXPECT_LE(accepted_batches, 4);
+  EXPECT_EQ(accepted_batches, 4);
   EXPECT_NE(last.body.find("quota"), std::string::npos) << last.body;
   EXPECT_NE(last.headers.find("Retry-After: "), std::string::npos);
   // The headers of a rate 429 too, so clients need no special case.
@@ -678,7 +693,7 @@ TEST_F(TenancyTest, StoredBytesQuotaStopsOneTenantOnly) {
   EXPECT_NE(last.headers.find("X-RateLimit-Resource: stored-bytes"), std::string::npos)
       << last.headers;
   EXPECT_EQ(Send(big, R"({"event_id":"b1)" + event_tail).status, 202);
-  // The measurement (every second here) agrees once the store has the rows.
+  // The measurements (every second here) agree, before and after the store has the rows.
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   EXPECT_EQ(Send(small, R"({"type":"t"})").status, 429);
 }
@@ -747,12 +762,15 @@ TEST_F(TenancyTest, RefusedEventsAndReplaysPayTheEventsPerSecondLimit) {
 TEST_F(TenancyTest, DeadLettersCountTowardTheStoredBytesQuota) {
   CreateTenant("small", {"--max-stored-bytes", "3000"});
   const std::string admin = CreateKey("small", "admin");
+  server_ = std::make_unique<ServerProcess>(data_, LaggingStoreConfig());
   ASSERT_TRUE(server_->Start()) << server_->log_text();
   ASSERT_EQ(Call("POST", "/v1/admin/schemas", R"({"type":"t","schema":{"required":["x"]}})", admin)
                 .status,
             201);
+  // 209-210 stored bytes per event, so the 15 events replayed below still fill the quota
+  // without their letters' error text.
   const std::string tail =
-      R"(","type":"t","properties":{"pad":")" + std::string(150, 'x') + "\"}}\n";
+      R"(","type":"t","properties":{"pad":")" + std::string(180, 'x') + "\"}}\n";
   int refused_batches = 0;
   HttpResult last;
   for (int i = 0; i < 20; ++i) {
@@ -761,11 +779,13 @@ TEST_F(TenancyTest, DeadLettersCountTowardTheStoredBytesQuota) {
     last = Send(admin, batch);
     if (last.status != 400) break;  // 400: every event dead-lettered
     ++refused_batches;
+    // A measurement between any two batches, while the last is still outside the store.
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   }
-  // > 1000 bytes per batch of dead letters: the third crosses 3000, the fourth is refused.
+  // > 1000 bytes per batch of dead letters (~210 per event plus its error text): the
+  // third crosses 3000, the fourth is refused, however far the store lags.
   EXPECT_EQ(last.status, 429) << last.body;
-  EXPECT_GE(refused_batches, 2);
-  EXPECT_LE(refused_batches, 3);
+  EXPECT_EQ(refused_batches, 3);
   EXPECT_NE(last.body.find("quota"), std::string::npos) << last.body;
   // The measurement (every second here) counts the dead_letters table too.
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
@@ -777,6 +797,7 @@ TEST_F(TenancyTest, DeadLettersCountTowardTheStoredBytesQuota) {
             201);
   // A replay never grows storage (a letter becomes an event without its error text), so
   // the quota does not hold it back: the tenant's way out of a quota full of letters.
+  // Here the 15 events alone (~3140 bytes) keep the tenant at its quota.
   auto r = Call("POST", "/v1/admin/dead-letters/replay", "", admin);
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(Number(r.body, "replayed"), refused_batches * 5) << r.body;
