@@ -387,14 +387,27 @@ TEST_F(PullTest, KillNineDuringPullThenResumeStoresEachEventOnce) {
   std::mt19937 rng(12345);
   const int rounds =
       std::getenv("SLUICE_CRASH_ROUNDS") ? std::atoi(std::getenv("SLUICE_CRASH_ROUNDS")) : 5;
-  for (int round = 0; round < rounds; ++round) {
+  // Once, from the third round on, a pause past the cursor TTL, so that the next pull
+  // resumes with an expired cursor. Only after a round whose durable checkpoint holds a
+  // cursor ("p<position>.t<issued ms>"): under load a killed round may not have committed
+  // a page yet, and a pause then expires nothing. Rounds go on until one has.
+  bool paused = false;
+  for (int round = 0; round < rounds || (!paused && round < rounds + 20); ++round) {
     pid_t pid =
         Spawn({"pull", conn, "--once", "--no-progress", "--data-dir", data_, "--config", config_});
     std::this_thread::sleep_for(std::chrono::milliseconds(150 + rng() % 500));
     kill(pid, SIGKILL);
     Wait(pid);
-    if (round == 2) std::this_thread::sleep_for(std::chrono::milliseconds(1700));  // expire
+    if (round >= 2 && !paused) {
+      auto cp = RunSluice({"checkpoint", "show", conn, "--data-dir", data_, "--config", config_});
+      if (cp.exit_code == 0 && cp.out.rfind('p', 0) == 0 &&
+          cp.out.find(".t") != std::string::npos) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1700));  // expire
+        paused = true;
+      }
+    }
   }
+  ASSERT_TRUE(paused) << "no killed round committed a cursor";
   auto r = Pull(conn);
   ASSERT_EQ(r.exit_code, 0) << r.err << ReadFile(dir_ + "/pull.err");
   // The killed rounds made durable progress (otherwise this proves little).
