@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "common/varint.h"
 #include "ingest/event_codec.h"
 
 namespace sluice {
@@ -20,25 +21,6 @@ bool GetU32(std::string_view* in, uint32_t* v) {
   std::memcpy(v, in->data(), 4);
   in->remove_prefix(4);
   return true;
-}
-
-void PutVarint(std::string* out, uint64_t v) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
-
-bool GetVarint(std::string_view* in, uint64_t* v) {
-  *v = 0;
-  for (int shift = 0; shift < 64 && !in->empty(); shift += 7) {
-    const auto b = static_cast<uint8_t>(in->front());
-    in->remove_prefix(1);
-    *v |= uint64_t{b & 0x7Fu} << shift;
-    if ((b & 0x80) == 0) return true;
-  }
-  return false;
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "common/varint.h"
+
 namespace sluice {
 namespace {
 
@@ -36,36 +38,9 @@ uint64_t GetFixed64(const char* p) {
   return v;
 }
 
-void PutVarint(std::string* out, uint64_t v) {
-  char b[10];
-  int n = 0;
-  while (v >= 0x80) {
-    b[n++] = static_cast<char>(v | 0x80);
-    v >>= 7;
-  }
-  b[n++] = static_cast<char>(v);
-  out->append(b, n);
-}
-
 void PutString(std::string* out, const std::string& s) {
   PutVarint(out, s.size());
   out->append(s);
-}
-
-// Consumes a varint from the front of `in`. False if it is truncated or does not fit 64 bits.
-bool GetVarint(std::string_view* in, uint64_t* v) {
-  uint64_t result = 0;
-  for (size_t i = 0; i < in->size() && i < 10; ++i) {
-    const uint64_t byte = static_cast<unsigned char>((*in)[i]);
-    if (i == 9 && byte > 1) return false;  // the 10th byte holds only bit 63
-    result |= (byte & 0x7f) << (7 * i);
-    if ((byte & 0x80) == 0) {
-      in->remove_prefix(i + 1);
-      *v = result;
-      return true;
-    }
-  }
-  return false;
 }
 
 bool GetString(std::string_view* in, std::string_view* s) {

@@ -11,15 +11,17 @@
 #include <cstring>
 #include <limits>
 
+#include "common/varint.h"
+
 namespace sluice {
 
 namespace {
 
 constexpr int kP = HyperLogLog::kPrecision;
-constexpr int kQ = 64 - kP;                       // hash bits left for the dense rank
+constexpr int kQ = 64 - kP;  // hash bits left for the dense rank
 constexpr int kSparseP = HyperLogLog::kSparsePrecision;
-constexpr int kSparseQ = 64 - kSparseP;           // hash bits left for the sparse rank
-constexpr int kExtra = kSparseP - kP;             // index bits only sparse entries keep
+constexpr int kSparseQ = 64 - kSparseP;  // hash bits left for the sparse rank
+constexpr int kExtra = kSparseP - kP;    // index bits only sparse entries keep
 constexpr uint32_t kExtraMask = (1u << kExtra) - 1;
 constexpr uint8_t kMaxRank = kQ + 1;              // 51: the 50 rank bits all zero
 constexpr uint8_t kMaxSparseRank = kSparseQ + 1;  // 40
@@ -34,8 +36,8 @@ constexpr uint8_t kSparseTag = 4;     // varint n, then bits: k, n x (Rice gap, 
 constexpr uint8_t kGapDenseTag = 5;   // bits: nz, k, Huffman table, nz x (Rice gap, rank)
 constexpr uint8_t kHuffDenseTag = 6;  // bits: Huffman table, 16384 x register
 
-constexpr int kHuffMaxLen = 12;               // decode table of 2^12 entries
-constexpr int kHuffSymbols = kMaxRank + 1;    // register values 0..51
+constexpr int kHuffMaxLen = 12;             // decode table of 2^12 entries
+constexpr int kHuffSymbols = kMaxRank + 1;  // register values 0..51
 
 double Sigma(double x) {
   if (x == 1.0) return std::numeric_limits<double>::infinity();
@@ -409,25 +411,6 @@ class HuffmanDecoder {
   std::array<uint16_t, 1u << kHuffMaxLen> table_;  // (symbol + 1) << 4 | length; 0 = none
 };
 
-void PutVarint(std::string* out, uint64_t v) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
-
-bool GetVarint(std::string_view* in, uint64_t* v) {
-  *v = 0;
-  for (int shift = 0; shift < 64 && !in->empty(); shift += 7) {
-    const uint8_t b = static_cast<uint8_t>((*in)[0]);
-    in->remove_prefix(1);
-    *v |= uint64_t{b & 0x7Fu} << shift;
-    if (b < 0x80) return b != 0 || shift == 0;  // canonical: no trailing zero groups
-  }
-  return false;
-}
-
 Status Corrupt(const char* what) { return Status::Corruption(std::string("hyperloglog: ") + what); }
 
 }  // namespace
@@ -592,8 +575,8 @@ std::string HyperLogLog::Serialize() const {
     for (uint32_t i = 0; i < nz; ++i) gaps[i] = i == 0 ? pos[0] : pos[i] - pos[i - 1] - 1;
     uint64_t gap_bits = 0;
     if (nz > 0) {
-      k = BestRiceK([&](size_t i) -> uint32_t { return gaps[i]; }, nz,
-                    double(kRegisters - nz) / nz, 13, &gap_bits);
+      k = BestRiceK([&](size_t i) -> uint32_t { return gaps[i]; }, nz, double(kRegisters - nz) / nz,
+                    13, &gap_bits);
     }
     a_bits = 15 + 4 + gap_bits + (nz == 0 ? 0 : ranks.Bits(nonzero));
   } else {
@@ -645,7 +628,11 @@ Result<HyperLogLog> HyperLogLog::Deserialize(std::string_view bytes) {
     }
     case kSparseTag: {
       uint64_t n;
-      if (!GetVarint(&bytes, &n)) return Corrupt("sparse count");
+      const size_t before = bytes.size();
+      // Canonical (shortest) form only: one blob per sketch, so bytes round-trip exactly.
+      if (!GetVarint(&bytes, &n) || before - bytes.size() != size_t(VarintLength(n))) {
+        return Corrupt("sparse count");
+      }
       if (n == 0) {
         if (!bytes.empty()) return Corrupt("sparse trailing bytes");
         return h;
