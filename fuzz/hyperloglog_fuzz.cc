@@ -1,7 +1,8 @@
 // Fuzzes HyperLogLog::Deserialize, what reads every stored rollup sketch. Any bytes: no
 // crash, no out-of-bounds read, errors are Corruption; whatever is accepted estimates a
-// non-negative count (+inf only when every register is saturated), re-encodes to bytes that read back to the same sketch (same
-// bytes again, same estimate), and merging it with itself or a copy changes nothing.
+// non-negative count (+inf only when every register is saturated), re-encodes to bytes that read
+// back to the same sketch (same bytes again, same estimate), and merging it with itself or a copy
+// changes nothing.
 //
 // Input: the whole input is tried as a blob; then, so that the fuzzer also reaches the
 // encoders from real sketches, the rest's 8-byte words, scrambled, are added to a fresh

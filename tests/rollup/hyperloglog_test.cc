@@ -195,12 +195,13 @@ TEST(HyperLogLogTest, SparseRanksBecomeTheDenseRegisters) {
   for (uint64_t reg = 0; reg < 200; ++reg) {
     const int zeros = static_cast<int>(reg % 40);  // leading zeros of the 39 bits; 39: none set
     const uint64_t rest =
-        zeros == 39 ? 0 : (uint64_t{1} << (38 - zeros)) | (reg & ((uint64_t{1} << (38 - zeros)) - 1));
+        zeros == 39 ? 0
+                    : (uint64_t{1} << (38 - zeros)) | (reg & ((uint64_t{1} << (38 - zeros)) - 1));
     hashes.push_back((reg * 77) << 50 | rest);  // extra index bits (49..39) zero
   }
   hashes.push_back(uint64_t{5} << 50 | uint64_t{1} << 39);  // lowest extra bit: rank 11
   hashes.push_back(uint64_t{5} << 50 | uint64_t{1} << 38);  // same register, rank 12 wins
-  hashes.push_back(uint64_t{16383} << 50);                    // all zero: rank 51
+  hashes.push_back(uint64_t{16383} << 50);                  // all zero: rank 51
   const HyperLogLog sparse = FromHashes(hashes);
   const std::string sparse_bytes = sparse.Serialize();
   ASSERT_EQ(sparse_bytes[0], '\x04');
@@ -238,11 +239,11 @@ TEST(HyperLogLogTest, SerializeRoundTripsEveryEncoding) {
   };
   // Old sizes: 1 + 8n sparse, zstd dense: 0.7 KB at 300, 1.8 KB at 1K, 3.6 KB at 3K,
   // 5.5 KB at 10K, 6.8 KB at 100K.
-  for (const Case& c : {Case{0, '\x04', 2}, Case{1, '\x04', 8}, Case{5, '\x04', 20},
-                        Case{100, '\x04', 260}, Case{256, '\x04', 610}, Case{257, '\x05', 330},
-                        Case{300, '\x05', 370}, Case{1000, '\x05', 960}, Case{3000, '\x05', 2100},
-                        Case{10000, '\x06', 4200}, Case{100000, '\x06', 5950},
-                        Case{1000000, '\x06', 5950}}) {
+  for (const Case& c :
+       {Case{0, '\x04', 2}, Case{1, '\x04', 8}, Case{5, '\x04', 20}, Case{100, '\x04', 260},
+        Case{256, '\x04', 610}, Case{257, '\x05', 330}, Case{300, '\x05', 370},
+        Case{1000, '\x05', 960}, Case{3000, '\x05', 2100}, Case{10000, '\x06', 4200},
+        Case{100000, '\x06', 5950}, Case{1000000, '\x06', 5950}}) {
     SCOPED_TRACE("n=" + std::to_string(c.n));
     HyperLogLog h;
     for (int i = 0; i < c.n; ++i) h.Add(Key(i));
@@ -281,7 +282,8 @@ TEST(HyperLogLogTest, DenseEncodingsOfUnusualRegisters) {
     const HyperLogLog back = Decode(bytes);
     EXPECT_EQ(back.Serialize(), bytes);
     EXPECT_EQ(Decode(RawBlob(regs)).Serialize(), bytes);
-    EXPECT_TRUE(back.Estimate() == h.Estimate() || (std::isnan(h.Estimate()) && std::isnan(back.Estimate())));
+    EXPECT_TRUE(back.Estimate() == h.Estimate() ||
+                (std::isnan(h.Estimate()) && std::isnan(back.Estimate())));
   }
 }
 
@@ -331,7 +333,8 @@ std::string Blob(std::string head, std::initializer_list<std::pair<uint64_t, int
 TEST(HyperLogLogTest, RejectsMalformedBytes) {
   // Every strict prefix and every one-byte extension of a valid blob of each encoding.
   std::vector<std::string> valid;
-  for (int n : {1, 100, 256, 1000, 3000, 100000}) valid.push_back(FromHashes(KeyHashes(n)).Serialize());
+  for (int n : {1, 100, 256, 1000, 3000, 100000})
+    valid.push_back(FromHashes(KeyHashes(n)).Serialize());
   const std::string regs = OracleRegisters(KeyHashes(1000));
   valid.push_back(OldDenseBlob(regs));
   valid.push_back(RawBlob(regs));
@@ -355,39 +358,57 @@ TEST(HyperLogLogTest, RejectsMalformedBytes) {
 
   using S = std::string;
   const std::vector<S> bad = {
-      S("\x00", 1), S("\x07"), S("\xff"), S("\x01\x01\x02", 3), S("\x02garbage"),
-      S("\x03\x01\x02"),                                              // raw: wrong length
+      S("\x00", 1),
+      S("\x07"),
+      S("\xff"),
+      S("\x01\x01\x02", 3),
+      S("\x02garbage"),
+      S("\x03\x01\x02"),                                               // raw: wrong length
       RawBlob(S(HyperLogLog::kRegisters - 1, '\x01') + S(1, '\x34')),  // register 52
-      S("\x04"),                                                        // no count
-      S("\x04\x00\x00", 3),                                           // count 0, then bytes
-      S("\x04\x80\x00", 3),                                           // non-canonical varint
-      S("\x04\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 11),  // count 2^64-1
-      S("\x04\x80\x80\x80\x80\x10\x00", 7),                       // count 2^32
-      S("\x04\x81\x80\x80\x80\x01\x00\x00\x00", 9),             // count > 2^25
+      S("\x04"),                                                       // no count
+      S("\x04\x00\x00", 3),                                            // count 0, then bytes
+      S("\x04\x80\x00", 3),                                            // non-canonical varint
+      S("\x04\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 11),           // count 2^64-1
+      S("\x04\x80\x80\x80\x80\x10\x00", 7),                            // count 2^32
+      S("\x04\x81\x80\x80\x80\x01\x00\x00\x00", 9),                    // count > 2^25
       Blob("\x04\x01", {{25, 5}}),                                     // Rice k 25 > 24
       Blob("\x04\x01", {{24, 5}, {7, 3}, {0, 24}}),                    // quotient 3 > 2^25 >> 24
       Blob("\x04\x01", {{0, 5}, {0xffffffff, 32}, {7, 3}}),            // ones to the end
-      Blob("\x04\x02", {{24, 5}, {1, 2}, {0, 24}, {0, 1},              // index 2^24, rank 1,
-                         {1, 2}, {0, 24}}),                             // then past 2^25
-      Blob("\x04\x01", {{24, 5}, {0, 1}, {1, 24}, {1, 2}}),             // padding bits set
-      Blob("\x04\x01", {{23, 5}, {7, 3}, {0, 1}, {0, 23}}),            // 3 << 23: no rank
-      Blob("\x05", {{16385, 15}, {0, 4}}),                               // 16385 nonzero
-      Blob("\x05", {{1, 15}, {14, 4}}),                                  // Rice k 14 > 13
-      Blob("\x05", {{2, 15}, {13, 4}, {1, 6}, {0, 4}, {1, 4},            // gap 16383, then
-                    {1, 2}, {8191, 13}, {0, 1}, {0, 1}, {0, 13}, {0, 1}}),  // past the end
+      Blob("\x04\x02", {{24, 5},
+                        {1, 2},
+                        {0, 24},
+                        {0, 1},  // index 2^24, rank 1,
+                        {1, 2},
+                        {0, 24}}),                           // then past 2^25
+      Blob("\x04\x01", {{24, 5}, {0, 1}, {1, 24}, {1, 2}}),  // padding bits set
+      Blob("\x04\x01", {{23, 5}, {7, 3}, {0, 1}, {0, 23}}),  // 3 << 23: no rank
+      Blob("\x05", {{16385, 15}, {0, 4}}),                   // 16385 nonzero
+      Blob("\x05", {{1, 15}, {14, 4}}),                      // Rice k 14 > 13
+      Blob("\x05", {{2, 15},
+                    {13, 4},
+                    {1, 6},
+                    {0, 4},
+                    {1, 4},  // gap 16383, then
+                    {1, 2},
+                    {8191, 13},
+                    {0, 1},
+                    {0, 1},
+                    {0, 13},
+                    {0, 1}}),                                                   // past the end
       Blob("\x05", {{1, 15}, {0, 4}, {1, 6}, {1, 4}, {1, 4}, {0, 1}, {0, 1}}),  // value 0
-      Blob("\x06", {{52, 6}}),                                          // symbol 52 > 51
-      Blob("\x06", {{2, 6}, {1, 4}, {1, 4}, {1, 4}}),                    // over-subscribed
-      Blob("\x06", {{0, 6}, {13, 4}}),                                   // code length 13
-      Blob("\x06", {{0, 6}, {1, 4}}),                                    // no register codes
-      Blob("\x06", {{1, 6}, {0, 4}, {1, 4}, {1, 1}}),                    // code '1' unassigned
+      Blob("\x06", {{52, 6}}),                                                  // symbol 52 > 51
+      Blob("\x06", {{2, 6}, {1, 4}, {1, 4}, {1, 4}}),                           // over-subscribed
+      Blob("\x06", {{0, 6}, {13, 4}}),                                          // code length 13
+      Blob("\x06", {{0, 6}, {1, 4}}),                                           // no register codes
+      Blob("\x06", {{1, 6}, {0, 4}, {1, 4}, {1, 1}}),  // code '1' unassigned
   };
   for (size_t i = 0; i < bad.size(); ++i) EXPECT_TRUE(IsCorruption(bad[i])) << "case " << i;
   // That table (symbol 1 has the only code, '0') with all 16384 registers coded is fine.
   S ones = Blob("\x06", {{1, 6}, {0, 4}, {1, 4}});  // 14 bits; registers 0, 1 in bits 14, 15
-  ones += S(16382 / 8 + 1, '\0');                  // the other 16382, and 2 padding bits
+  ones += S(16382 / 8 + 1, '\0');                   // the other 16382, and 2 padding bits
   ASSERT_TRUE(HyperLogLog::Deserialize(ones).ok());
-  EXPECT_EQ(HyperLogLog::Deserialize(ones)->Serialize(), Decode(RawBlob(S(16384, '\x01'))).Serialize());
+  EXPECT_EQ(HyperLogLog::Deserialize(ones)->Serialize(),
+            Decode(RawBlob(S(16384, '\x01'))).Serialize());
 
   // Random bytes after each tag: rejected or, if accepted, a sketch that re-encodes stably.
   std::mt19937_64 rng(11);

@@ -98,8 +98,10 @@ TEST_F(EventStoreTest, CreatesSchema) {
 TEST_F(EventStoreTest, CheckpointThresholdComesFromOptions) {
   auto expect = [&](const char* text) {
     auto r = store_->Execute(std::string("SELECT CASE WHEN current_setting('checkpoint_threshold')"
-                                         " = '") + text + "' THEN 1 ELSE error('threshold is ' ||"
-                                         " current_setting('checkpoint_threshold')) END");
+                                         " = '") +
+                             text +
+                             "' THEN 1 ELSE error('threshold is ' ||"
+                             " current_setting('checkpoint_threshold')) END");
     EXPECT_TRUE(r.ok()) << r.ToString();
   };
   expect("128.0 MiB");  // the default, EventStoreOptions::checkpoint_bytes
