@@ -1,5 +1,6 @@
 #include "ingest/event_codec.h"
 
+#include <cstring>
 #include <string>
 
 #include "common/varint.h"
@@ -11,12 +12,6 @@ namespace {
 // i64 and the flags byte.
 constexpr size_t kMinEventBody = 8 + 16 + 1;
 constexpr uint8_t kFlagIdAssigned = 1;
-
-void PutFixed64(std::string* out, uint64_t v) {
-  char b[8];
-  for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(v >> (8 * i));
-  out->append(b, 8);
-}
 
 void SetFixed32(char* p, uint32_t v) {
   for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (8 * i));
@@ -38,11 +33,6 @@ uint64_t GetFixed64(const char* p) {
   return v;
 }
 
-void PutString(std::string* out, const std::string& s) {
-  PutVarint(out, s.size());
-  out->append(s);
-}
-
 bool GetString(std::string_view* in, std::string_view* s) {
   uint64_t n;
   if (!GetVarint(in, &n) || n > in->size()) return false;
@@ -53,21 +43,32 @@ bool GetString(std::string_view* in, std::string_view* s) {
 
 }  // namespace
 
+// Sized first, then written through a pointer: one resize per event instead of ~20
+// appends, each with its own capacity check (the encoder is on the ingest path).
 void EncodeEvent(const Event& e, std::string* out) {
+  const std::string* fields[] = {&e.tenant,     &e.event_id, &e.type,    &e.user_id,
+                                 &e.anonymous_id, &e.properties, &e.context, &e.source};
+  size_t body = 16 + 1;
+  for (const std::string* f : fields) body += VarintLength(f->size()) + f->size();
   const size_t start = out->size();
-  out->append(4, '\0');
-  PutString(out, e.tenant);
-  PutString(out, e.event_id);
-  PutString(out, e.type);
-  PutString(out, e.user_id);
-  PutString(out, e.anonymous_id);
-  PutString(out, e.properties);
-  PutString(out, e.context);
-  PutString(out, e.source);
-  PutFixed64(out, static_cast<uint64_t>(e.ts_us));
-  PutFixed64(out, static_cast<uint64_t>(e.received_at_us));
-  out->push_back(static_cast<char>(e.id_assigned ? kFlagIdAssigned : 0));
-  SetFixed32(out->data() + start, static_cast<uint32_t>(out->size() - start - 4));
+  out->resize(start + 4 + body);
+  char* p = out->data() + start;
+  SetFixed32(p, static_cast<uint32_t>(body));
+  p += 4;
+  for (const std::string* f : fields) {
+    uint64_t n = f->size();
+    while (n >= 0x80) {
+      *p++ = static_cast<char>(n | 0x80);
+      n >>= 7;
+    }
+    *p++ = static_cast<char>(n);
+    std::memcpy(p, f->data(), f->size());
+    p += f->size();
+  }
+  for (uint64_t v : {static_cast<uint64_t>(e.ts_us), static_cast<uint64_t>(e.received_at_us)}) {
+    for (int i = 0; i < 8; ++i) *p++ = static_cast<char>(v >> (8 * i));
+  }
+  *p = static_cast<char>(e.id_assigned ? kFlagIdAssigned : 0);
 }
 
 std::string EventBatchWriter::Finish() {

@@ -31,6 +31,7 @@ class EventBatchWriter {
     buf_.append(encoded_with_length);
     ++count_;
   }
+  void Reserve(size_t bytes) { buf_.reserve(bytes); }
   uint32_t count() const { return count_; }
   // The bytes so far; events added since size() was x start at data()[x].
   size_t size() const { return buf_.size(); }
