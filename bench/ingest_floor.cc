@@ -59,9 +59,9 @@ class FloorRouter : public Router {
       });
       return;
     }
-    reply(JsonResponse(http::status::accepted,
-                       "{\"accepted\":" + std::to_string(events) + ",\"duplicates\":0,\"errors\":[]}",
-                       v));
+    reply(JsonResponse(
+        http::status::accepted,
+        "{\"accepted\":" + std::to_string(events) + ",\"duplicates\":0,\"errors\":[]}", v));
   }
 
  private:

@@ -59,6 +59,23 @@ echo "$PUSH_NOSTORE"
 NOSTORE_RSS=$(rss_mb)
 stop_server
 
+# The floor (bench/ingest_floor.cc): the same load against sluice's HTTP layer with only
+# part of the path behind it: nothing, the envelope parser, or the log with its fsync.
+FLOOR_PORT=$(python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])")
+FLOOR=""
+for stage in http parse log; do
+  echo "== floor: HTTP layer + $stage"
+  "$BUILD/ingest_floor" "$stage" "$FLOOR_PORT" "$WORK/floorlog" > /dev/null &
+  FLOOR_PID=$!
+  sleep 0.5
+  R=$("$BIN" bench --url "http://127.0.0.1:$FLOOR_PORT" -c 8 -b 500 --event-bytes 230 -d 10 --json)
+  echo "$R"
+  kill -TERM $FLOOR_PID; wait $FLOOR_PID || true
+  rm -rf "$WORK/floorlog"
+  FLOOR="$FLOOR $stage=$(field "$R" events_per_s)"
+done
+echo "floor (ev/s):$FLOOR"
+
 echo "== sluice import of the anchor file (offline, durable, deduped, stored)"
 rm -rf "$WORK/data"
 IMPORT_T0=$(date +%s.%N)

@@ -297,8 +297,7 @@ Result<int64_t> TimestampOf(element v) {
 }
 
 bool FillEvent(simdjson::dom::object obj, size_t text_bytes, const ParseContext& ctx, Event* e,
-               std::string* error,
-               std::optional<element>* properties) {
+               std::string* error, std::optional<element>* properties) {
   Fields f;
   CollectFields(obj, &f);
   const EnvelopeLimits& limits = ctx.limits;

@@ -46,7 +46,7 @@ bool GetString(std::string_view* in, std::string_view* s) {
 // Sized first, then written through a pointer: one resize per event instead of ~20
 // appends, each with its own capacity check (the encoder is on the ingest path).
 void EncodeEvent(const Event& e, std::string* out) {
-  const std::string* fields[] = {&e.tenant,     &e.event_id, &e.type,    &e.user_id,
+  const std::string* fields[] = {&e.tenant,       &e.event_id,   &e.type,    &e.user_id,
                                  &e.anonymous_id, &e.properties, &e.context, &e.source};
   size_t body = 16 + 1;
   for (const std::string* f : fields) body += VarintLength(f->size()) + f->size();

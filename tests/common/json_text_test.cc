@@ -16,13 +16,27 @@ std::string SlowEscape(std::string_view s) {
   std::string out;
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         if (c < 0x20) {
           out += "\\u00";
@@ -49,7 +63,8 @@ TEST(JsonTextTest, EveryByteAtEveryPositionOfAWord) {
 }
 
 TEST(JsonTextTest, Utf8AndHighBytesPassThrough) {
-  const std::string s = "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \x80\xff\xa2\xdc";  // é € 😀, stray bytes
+  const std::string s =
+      "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \x80\xff\xa2\xdc";  // é € 😀, stray bytes
   EXPECT_EQ(JsonEscape(s), s);
   std::string out;
   AppendJsonString(&out, s);
