@@ -269,7 +269,7 @@ bool GetIdLike(const Field& f, std::string* out, std::string* error) {
 
 // `text_bytes`: the event's JSON text size, an upper bound for the minified object in
 // practice (only a number like 1e2 grows when re-serialized): reserved up front, so the
-// string grows once instead of doubling from 15 bytes.
+// string grows once instead of doubling from 15 bytes. Context (rare, small) passes 0.
 bool GetObject(const Field& f, size_t text_bytes, std::string* out, std::string* error) {
   if (!f.present()) return true;
   if (f.value.type() != element_type::OBJECT) {
@@ -377,7 +377,7 @@ bool FillEvent(simdjson::dom::object obj, size_t text_bytes, const ParseContext&
   if (!GetIdLike(f.user, &e->user_id, error)) return false;
   if (!GetIdLike(f.anon, &e->anonymous_id, error)) return false;
   if (!GetObject(f.properties, text_bytes, &e->properties, error)) return false;
-  if (!GetObject(f.context, text_bytes, &e->context, error)) return false;
+  if (!GetObject(f.context, 0, &e->context, error)) return false;
   if (f.properties.present()) *properties = f.properties.value;
 
   e->tenant = ctx.tenant;

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "common/fingerprint.h"
 #include "ingest/event_codec.h"
 
@@ -76,7 +78,11 @@ Result<SubmitResult> Ingestor::SubmitRecord(std::vector<Event>* events,
     ends[i] = all.size();
     // Sized from the first event, so a batch of similar events grows the payload once or
     // twice instead of ~17 doublings, each a copy of everything so far.
-    if (i == 0) all.Reserve(all.size() + (all.size() - first) * (n - 1) * 5 / 4);
+    // Capped: a large first event must not reserve for n copies of itself.
+    if (i == 0) {
+      all.Reserve(
+          std::min<size_t>(all.size() + (all.size() - first) * (n - 1) * 5 / 4, size_t{4} << 20));
+    }
   }
   std::vector<bool> fresh(n, true);
   std::lock_guard<std::mutex> lock(mu_);
