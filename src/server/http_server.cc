@@ -121,8 +121,10 @@ class HttpServer::Session : public std::enable_shared_from_this<Session<Stream>>
     // took the server's CPU per event from 1.45 to 0.13-0.16 µs with no ingest work behind it
     // (bench/ingest_floor.cc). The capacity stays for the connection's next request.
     constexpr size_t kReadChunk = 64 * 1024;
-    if (admitted_ > 4096 && buffer_.capacity() < kReadChunk) {
-      buffer_.reserve(std::min<uint64_t>(admitted_ + 1024, kReadChunk));
+    // A chunked body has no length up front: it gets the full chunk size.
+    const bool chunked = parser_->chunked();
+    if ((admitted_ > 4096 || chunked) && buffer_.capacity() < kReadChunk) {
+      buffer_.reserve(chunked ? kReadChunk : std::min<uint64_t>(admitted_ + 1024, kReadChunk));
     }
     http::async_read(
         stream_, buffer_, *parser_,

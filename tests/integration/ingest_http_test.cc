@@ -1,6 +1,10 @@
 // POST /v1/events end to end against the real server: body forms, encodings, per-event
 // errors, limits, dedupe across requests and restarts, metrics, backpressure.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <string>
 #include <thread>
@@ -41,6 +45,90 @@ TEST_F(IngestHttpTest, SingleObject) {
   auto r = Post(R"({"event_id":"a1","type":"click","timestamp":"2026-01-02T03:04:05Z"})");
   EXPECT_EQ(r.status, 202) << r.body;
   EXPECT_EQ(r.body, R"({"accepted":1,"duplicates":0,"errors":[]})");
+}
+
+// One keep-alive connection, raw: a chunked body (no length up front) in uneven chunks, a
+// large body with a length, then a small one. The server reserves its read buffer by the
+// body's size or for chunking (http_server.cc); every answer must still be whole and right.
+std::string ReadResponse(int fd, std::string* pending) {
+  while (true) {
+    size_t head_end = pending->find("\r\n\r\n");
+    if (head_end != std::string::npos) {
+      size_t cl = pending->find("Content-Length: ");
+      size_t len = cl == std::string::npos || cl > head_end
+                       ? 0
+                       : std::stoul(pending->substr(cl + 16, pending->find("\r\n", cl) - cl - 16));
+      if (pending->size() >= head_end + 4 + len) {
+        std::string res = pending->substr(0, head_end + 4 + len);
+        pending->erase(0, head_end + 4 + len);
+        return res;
+      }
+    }
+    char buf[4096];
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return "";
+    pending->append(buf, static_cast<size_t>(n));
+  }
+}
+
+TEST_F(IngestHttpTest, ChunkedAndLargeBodiesOnOneConnection) {
+  auto ndjson = [](const std::string& prefix, int n) {
+    std::string body;
+    for (int i = 0; i < n; ++i) {
+      body += "{\"event_id\":\"" + prefix + std::to_string(i) +
+              "\",\"type\":\"t\",\"properties\":{\"pad\":\"" + std::string(100, 'x') + "\"}}\n";
+    }
+    return body;
+  };
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(server_->port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  auto send_all = [&](const std::string& s) {
+    size_t off = 0;
+    while (off < s.size()) {
+      ssize_t n = ::send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
+      ASSERT_GT(n, 0);
+      off += static_cast<size_t>(n);
+    }
+  };
+  auto hex = [](size_t n) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%zx", n);
+    return std::string(b);
+  };
+  const std::string chunked_body = ndjson("ch", 1500);  // ~200 KB
+  std::string req =
+      "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n";
+  for (size_t off = 0, i = 0; off < chunked_body.size(); ++i) {
+    const size_t sizes[] = {1, 70000, 333, 100000};
+    const size_t n = std::min(sizes[i % 4], chunked_body.size() - off);
+    req += hex(n) + "\r\n" + chunked_body.substr(off, n) + "\r\n";
+    off += n;
+  }
+  req += "0\r\n\r\n";
+  const std::string large = ndjson("cl", 1200);
+  req +=
+      "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\n"
+      "Content-Length: " +
+      std::to_string(large.size()) + "\r\n\r\n" + large;
+  const std::string small = R"({"event_id":"s1","type":"t"})";
+  req += "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(small.size()) +
+         "\r\n\r\n" + small;
+  send_all(req);
+  std::string pending;
+  const std::string r1 = ReadResponse(fd, &pending);
+  const std::string r2 = ReadResponse(fd, &pending);
+  const std::string r3 = ReadResponse(fd, &pending);
+  ::close(fd);
+  EXPECT_NE(r1.find("202 Accepted"), std::string::npos) << r1;
+  EXPECT_NE(r1.find(R"({"accepted":1500,"duplicates":0,"errors":[]})"), std::string::npos) << r1;
+  EXPECT_NE(r2.find(R"({"accepted":1200,"duplicates":0,"errors":[]})"), std::string::npos) << r2;
+  EXPECT_NE(r3.find(R"({"accepted":1,"duplicates":0,"errors":[]})"), std::string::npos) << r3;
 }
 
 TEST_F(IngestHttpTest, JsonArray) {
