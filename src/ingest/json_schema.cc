@@ -286,6 +286,16 @@ struct PathRef {
 };
 
 // Enum membership without building a comparable copy of the value for the common cases.
+// Property names are short: compared inline, not through a memcmp call per property.
+bool SameKey(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  if (a.size() > 16) return a == b;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
+
 bool InEnum(const std::vector<EnumValue>& values, element v) {
   const element_type t = v.type();
   if (t == element_type::STRING) {
@@ -324,8 +334,13 @@ std::string ValidateNode(const Node& n, element v, const PathRef& at) {
       }
     }
   } else if (t == element_type::STRING) {
-    if (n.min_length || n.max_length) {
-      const size_t len = CodePoints(v.get_string().value_unsafe());
+    const std::string_view str = v.get_string().value_unsafe();
+    // A string of b bytes has between b/4 and b code points: most strings are decided by
+    // their byte length alone, without counting (the count was the validator's top cost).
+    const bool surely_long_enough = !n.min_length || str.size() / 4 >= *n.min_length;
+    const bool surely_short_enough = !n.max_length || str.size() <= *n.max_length;
+    if (!(surely_long_enough && surely_short_enough)) {
+      const size_t len = CodePoints(str);
       if (n.min_length && len < *n.min_length) {
         return at.str() + ": is " + std::to_string(len) + " characters, shorter than minLength " +
                std::to_string(*n.min_length);
@@ -341,7 +356,7 @@ std::string ValidateNode(const Node& n, element v, const PathRef& at) {
     size_t next = 0;
     for (auto [key, sub] : obj) {
       const Node::Property* p = nullptr;
-      if (next < n.ordered.size() && n.ordered[next].key == key) {
+      if (next < n.ordered.size() && SameKey(n.ordered[next].key, key)) {
         p = &n.ordered[next];
       } else if (auto it = n.index.find(key); it != n.index.end()) {
         p = &n.ordered[it->second];

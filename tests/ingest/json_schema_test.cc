@@ -63,6 +63,26 @@ TEST(JsonSchemaTest, NamesTheFirstProblemWithItsPath) {
   EXPECT_EQ(Check(s, R"([1])"), "properties: [1] is not of type object");
 }
 
+TEST(JsonSchemaTest, LengthsCountCodePointsAtEveryByteWidth) {
+  // The validator decides most strings by byte length (b bytes hold b/4..b code points)
+  // and counts only in between: each width must land on the right side of both bounds.
+  JsonSchema s = Parse(R"({"properties":{"s":{"type":"string","minLength":2,"maxLength":3}}})");
+  auto with = [&](const std::string& v) { return Check(s, "{\"s\":\"" + v + "\"}"); };
+  const std::string widths[] = {"a", "\xc3\xb1", "\xe2\x82\xac", "\xf0\x9f\x98\x80"};  // 1-4 B
+  for (const std::string& c : widths) {
+    EXPECT_EQ(with(c), "properties.s: is 1 characters, shorter than minLength 2") << c.size();
+    EXPECT_EQ(with(c + c), "") << c.size();
+    EXPECT_EQ(with(c + c + c), "") << c.size();
+    EXPECT_EQ(with(c + c + c + c), "properties.s: is 4 characters, longer than maxLength 3")
+        << c.size();
+  }
+  EXPECT_EQ(with("a\xf0\x9f\x98\x80"), "");  // 5 bytes, 2 code points
+  JsonSchema min_only = Parse(R"({"properties":{"s":{"minLength":3}}})");
+  EXPECT_EQ(Check(min_only, "{\"s\":\"\xf0\x9f\x98\x80\xf0\x9f\x98\x80\"}"),
+            "properties.s: is 2 characters, shorter than minLength 3");  // 8 bytes
+  EXPECT_EQ(Check(min_only, "{\"s\":\"abcdefghijkl\"}"), "");
+}
+
 TEST(JsonSchemaTest, EnumComparesNumbersByValue) {
   JsonSchema s = Parse(R"({"properties":{"n":{"enum":[1, 2.5, null, true, {"a":1}]}}})");
   EXPECT_EQ(Check(s, R"({"n":1.0})"), "");
