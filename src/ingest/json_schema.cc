@@ -285,7 +285,6 @@ struct PathRef {
   }
 };
 
-// Enum membership without building a comparable copy of the value for the common cases.
 // Property names are short: compared inline, not through a memcmp call per property.
 bool SameKey(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -296,6 +295,7 @@ bool SameKey(std::string_view a, std::string_view b) {
   return true;
 }
 
+// Enum membership without building a comparable copy of the value for the common cases.
 bool InEnum(const std::vector<EnumValue>& values, element v) {
   const element_type t = v.type();
   if (t == element_type::STRING) {
