@@ -5,13 +5,7 @@ namespace sluice {
 
 void PutVarint(std::string* out, uint64_t v) {
   char b[10];
-  int n = 0;
-  while (v >= 0x80) {
-    b[n++] = static_cast<char>(v | 0x80);
-    v >>= 7;
-  }
-  b[n++] = static_cast<char>(v);
-  out->append(b, n);
+  out->append(b, EncodeVarint(b, v) - b);
 }
 
 bool GetVarint(std::string_view* in, uint64_t* v) {

@@ -17,6 +17,10 @@ void SetFixed32(char* p, uint32_t v) {
   for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (8 * i));
 }
 
+void SetFixed64(char* p, uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<char>(v >> (8 * i));
+}
+
 uint32_t GetFixed32(const char* p) {
   uint32_t v = 0;
   for (int i = 0; i < 4; ++i) {
@@ -56,19 +60,13 @@ void EncodeEvent(const Event& e, std::string* out) {
   SetFixed32(p, static_cast<uint32_t>(body));
   p += 4;
   for (const std::string* f : fields) {
-    uint64_t n = f->size();
-    while (n >= 0x80) {
-      *p++ = static_cast<char>(n | 0x80);
-      n >>= 7;
-    }
-    *p++ = static_cast<char>(n);
+    p = EncodeVarint(p, f->size());
     std::memcpy(p, f->data(), f->size());
     p += f->size();
   }
-  for (uint64_t v : {static_cast<uint64_t>(e.ts_us), static_cast<uint64_t>(e.received_at_us)}) {
-    for (int i = 0; i < 8; ++i) *p++ = static_cast<char>(v >> (8 * i));
-  }
-  *p = static_cast<char>(e.id_assigned ? kFlagIdAssigned : 0);
+  SetFixed64(p, static_cast<uint64_t>(e.ts_us));
+  SetFixed64(p + 8, static_cast<uint64_t>(e.received_at_us));
+  p[16] = static_cast<char>(e.id_assigned ? kFlagIdAssigned : 0);
 }
 
 std::string EventBatchWriter::Finish() {
