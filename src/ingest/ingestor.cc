@@ -126,11 +126,11 @@ Result<SubmitResult> Ingestor::SubmitRecord(std::vector<Event>* events,
 
 Status Ingestor::Snapshot() {
   std::lock_guard<std::mutex> one(snapshot_mu_);
-  std::unique_ptr<DedupeIndex> copy;
+  auto copy = std::make_unique<DedupeIndex>(index_.capacity());  // mapped outside the lock
   uint64_t covered;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    copy = index_.Clone();
+    copy->CopyFrom(index_);
     covered = log_->end_offset();
   }
   // The copy may hold ids whose records are not fsync'd yet; a snapshot must never claim
