@@ -4,6 +4,7 @@
 
 #include "query/column_reader.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <set>
@@ -25,6 +26,17 @@ constexpr int64_t kHourUs = 3600LL * 1000000;
 // (an hour reaches a century in 8 slices) while wasting little on an over-wide slice.
 constexpr int64_t kFirstSliceUs = kHourUs;
 constexpr int64_t kSliceGrowth = 8;
+// Once a slice has found matches, the next one is sized from their density instead: twice
+// the width the rest of the page should need, never less than this, never more than ×8.
+// A fixed ×8 made the second slice of `type=purchase&prop.country=DE` (90 matches in the
+// first hour, 11 still wanted) scan 8 hours where 15 minutes sufficed: 18.5 vs 4.2 ms.
+constexpr int64_t kMinSliceUs = 60LL * 1000000;
+// DuckDB rewrites `ORDER BY ... LIMIT n` with n <= late_materialization_max_rows (50) into
+// a Top-N over row ids and a second scan that fetches the winners' columns. With a
+// selective filter that second scan re-reads every matched row group: a slice wanting 11
+// rows took 11.6 ms that way against 4.2 ms in one pass. Asking for at least 51 rows keeps
+// the single pass; rows past the ones wanted are dropped.
+constexpr size_t kMinTopN = 51;
 constexpr int64_t kMinMicros = -62135596800LL * 1000000;  // 0001-01-01, the oldest ts
 
 Status BadParam(std::string message) { return Status::InvalidArgument(std::move(message)); }
@@ -230,19 +242,21 @@ Status RunSlice(duck::Connection& con, const std::string& view_sql, const Predic
     }
   }
   const std::string sql = std::string(kSelect) + " FROM (" + view_sql + ") AS e WHERE " + p.sql +
-                          " ORDER BY ts DESC, event_id DESC LIMIT " + std::to_string(want);
+                          " ORDER BY ts DESC, event_id DESC LIMIT " +
+                          std::to_string(std::max(want, kMinTopN));
   auto stmt = con.Prepare(sql);
   if (!stmt.ok()) return stmt.status();
   SLUICE_RETURN_IF_ERROR(Bind(*stmt, p.params));
   auto result = stmt->Execute();
   if (!result.ok()) return result.status();
   ++page->statements;
+  const size_t first = page->events.size();
   while (true) {
     Status st;
     duck::DataChunk chunk = result->FetchChunk(&st);
     if (!st.ok()) return st;
     if (!chunk) return Status::OK();
-    for (idx_t row = 0; row < chunk.size(); ++row) {
+    for (idx_t row = 0; row < chunk.size() && page->events.size() < first + want; ++row) {
       page->events.push_back(EventJson(chunk, row));
       rows->keys.push_back(EventCursor{Micros(chunk.column(2), row),
                                        std::string(duck::GetString(chunk.column(0), row))});
@@ -386,7 +400,15 @@ Result<EventSearchPage> SearchEvents(EventStore& store, const EventSearchRequest
                                           /*narrow=*/page.statements == 0, &rows));
           if (final_slice) break;
           hi = lo;
-          width = width > INT64_MAX / kSliceGrowth ? INT64_MAX : width * kSliceGrowth;
+          // `width` is how far back from the anchor the slices have reached.
+          const int64_t grown = width > INT64_MAX / kSliceGrowth ? INT64_MAX : width * kSliceGrowth;
+          const size_t found = page.events.size();
+          const double extra = found == 0 ? 0.0
+                                          : 2.0 * static_cast<double>(width) *
+                                                static_cast<double>(want - found) / found;
+          width = found == 0 || static_cast<double>(width) + extra >= static_cast<double>(grown)
+                      ? grown
+                      : width + std::max(kMinSliceUs, static_cast<int64_t>(extra));
         }
         return Status::OK();
       });
