@@ -86,6 +86,7 @@ class PreparedStatement {
   PreparedStatement(PreparedStatement&& o) noexcept : stmt_(std::exchange(o.stmt_, nullptr)) {}
   PreparedStatement& operator=(PreparedStatement&& o) noexcept;
   ~PreparedStatement();
+  explicit operator bool() const { return stmt_ != nullptr; }
 
   // Parameters are 1-based, as in SQL ($1, $2, ...).
   Status BindVarchar(idx_t index, std::string_view value);

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -93,6 +94,44 @@ TEST_F(EventStoreTest, CreatesSchema) {
                             "WHERE table_name = 'events' AND column_name IN ('properties', "
                             "'context') AND data_type <> 'JSON'")
                   .ok());
+}
+
+TEST_F(EventStoreTest, ConnectorCheckpointsUpsertNewestPerConnectorAcrossBatches) {
+  using Stored = std::map<std::pair<std::string, std::string>, std::string>;
+  auto stored = [&] {
+    Stored m;
+    auto cps = store_->LoadConnectorCheckpoints();
+    EXPECT_TRUE(cps.ok()) << cps.status().ToString();
+    if (cps.ok()) {
+      for (const auto& c : *cps) {
+        m[{c.checkpoint.tenant, c.checkpoint.connector}] = c.checkpoint.checkpoint;
+      }
+    }
+    return m;
+  };
+  uint64_t offset = 0;
+  auto append = [&](std::vector<ConnectorCheckpoint> cps) {
+    const int first = static_cast<int>(offset) * 10;
+    ++offset;
+    Status s = store_->AppendBatch(MakeEvents("t", first, 10), cps, "store", offset);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  };
+  // Several connectors in one batch, one of them twice (the later record wins), and the
+  // same connector name under two tenants.
+  append({{"t", "a", "a1"}, {"t", "b", "b1"}, {"u", "a", "ua1"}, {"t", "a", "a2"}});
+  EXPECT_EQ(stored(), (Stored{{{"t", "a"}, "a2"}, {{"t", "b"}, "b1"}, {{"u", "a"}, "ua1"}}));
+  // A different number of connectors per batch, then the first number again.
+  append({{"t", "b", "b2"}});
+  append({{"t", "c", "c1"}, {"t", "a", "a3"}});
+  append({});
+  append({{"u", "a", "ua2"}, {"t", "c", "c2"}, {"t", "b", "b3"}});
+  const Stored want{
+      {{"t", "a"}, "a3"}, {{"t", "b"}, "b3"}, {{"t", "c"}, "c2"}, {{"u", "a"}, "ua2"}};
+  EXPECT_EQ(stored(), want);
+  EXPECT_EQ(Offset(), offset);
+  Open();  // committed, not just cached
+  EXPECT_EQ(stored(), want);
+  EXPECT_EQ(Count(), 50u);
 }
 
 TEST_F(EventStoreTest, CheckpointThresholdComesFromOptions) {
