@@ -256,12 +256,6 @@ uint64_t DedupeIndex::evicted() const { return impl_->evicted; }
 // full: per_gen * 7, a little under fill_limit * 7/8 when fill_limit is not a multiple of 8.
 uint64_t DedupeIndex::guaranteed_window() const { return impl_->per_gen * (kGenerations - 1); }
 
-std::unique_ptr<DedupeIndex> DedupeIndex::Clone() const {
-  auto copy = std::make_unique<DedupeIndex>(impl_->capacity);
-  copy->CopyFrom(*this);
-  return copy;
-}
-
 void DedupeIndex::CopyFrom(const DedupeIndex& other) {
   const Impl& o = *other.impl_;
   Impl& c = *impl_;

@@ -49,11 +49,10 @@ class DedupeIndex {
   // The guaranteed window: ids always remembered, most recent first.
   uint64_t guaranteed_window() const;
 
-  // A copy, so a snapshot can be written to disk outside the ingestor's lock.
-  std::unique_ptr<DedupeIndex> Clone() const;
-  // Makes this index a copy of `other`, which must have the same capacity. The ingestor
-  // builds the target (mapping and faulting its table) before taking its lock, so only
-  // the memcpy holds up ingest.
+  // Makes this index a copy of `other`, which must have the same capacity, so a snapshot
+  // can be written to disk outside the ingestor's lock. The ingestor builds the target
+  // (mapping and faulting its table) before taking its lock, so only the memcpy holds up
+  // ingest.
   void CopyFrom(const DedupeIndex& other);
 
   // Snapshot: writes the table and `log_offset` (the log position the snapshot covers)

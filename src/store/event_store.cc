@@ -255,8 +255,8 @@ Status EventStore::WriteBatch(const std::vector<Event>& events,
     if (checkpoint_upsert_rows_ != newest.size()) {
       std::string sql = "INSERT OR REPLACE INTO connector_checkpoints VALUES ";
       for (size_t i = 0; i < newest.size(); ++i) {
-        const std::string n = std::to_string(3 * i + 1);
-        sql += (i > 0 ? ", ($" : "($") + n + ", $" + std::to_string(3 * i + 2) + ", $" +
+        if (i > 0) sql += ", ";
+        sql += "($" + std::to_string(3 * i + 1) + ", $" + std::to_string(3 * i + 2) + ", $" +
                std::to_string(3 * i + 3) + ", now()::TIMESTAMP)";
       }
       checkpoint_upsert_rows_ = 0;
