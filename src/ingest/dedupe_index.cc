@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
+#include <string_view>
 
 #include "common/crc32c.h"
 
@@ -22,7 +24,8 @@ constexpr uint64_t kMinSlots = 1024;
 // Refuses snapshot headers that claim more than 1 TiB of table, before allocating it.
 constexpr uint64_t kMaxSlots = 1ull << 36;
 constexpr char kMagic[8] = {'S', 'L', 'D', 'D', 'U', 'P', '0', '1'};
-constexpr uint32_t kVersion = 1;
+// 1: the whole table; 2: a bitmap of occupied slots and their contents (Image).
+constexpr uint32_t kVersion = 2;
 
 struct Slot {
   uint64_t lo;  // fingerprint.lo with the generation in the low 3 bits
@@ -256,39 +259,46 @@ uint64_t DedupeIndex::evicted() const { return impl_->evicted; }
 // full: per_gen * 7, a little under fill_limit * 7/8 when fill_limit is not a multiple of 8.
 uint64_t DedupeIndex::guaranteed_window() const { return impl_->per_gen * (kGenerations - 1); }
 
-void DedupeIndex::CopyFrom(const DedupeIndex& other) {
-  const Impl& o = *other.impl_;
-  Impl& c = *impl_;
-  if (c.capacity != o.capacity) std::abort();  // a programming error: capacity is configured
-  std::memcpy(c.table, o.table, o.capacity * sizeof(Slot));
-  c.size = o.size;
-  c.evicted = o.evicted;
-  c.current = o.current;
-  std::memcpy(c.gen_count, o.gen_count, sizeof c.gen_count);
+namespace {
+
+// Fills `img`'s bitmap and slot list from a table of `capacity` slots; `img->size` must
+// already hold the number of occupied slots. Reuses the vectors' memory.
+void ScanTable(const Slot* table, uint64_t capacity, DedupeIndex::Image* img) {
+  const uint64_t words = (capacity + 63) / 64;
+  img->occupied.assign(words, 0);
+  img->slots.resize(2 * img->size);
+  uint64_t* out = img->slots.data();
+  uint64_t k = 0;
+  // Per 64 slots: the occupancy bits first, without branches, then a copy of the set
+  // ones. A branch per slot mispredicted at ~60% fill: 58 ms for 10M ids in 2^24 slots,
+  // 49 ms this way (a 256 MiB memcpy, the copy this replaced, takes ~33 ms). The bit pass
+  // is bound by reading the table: SSE2 compares measured no faster.
+  for (uint64_t w = 0; w < words; ++w) {
+    const Slot* t = table + w * 64;
+    const uint64_t n = std::min<uint64_t>(64, capacity - w * 64);
+    uint64_t bits = 0;
+    for (uint64_t j = 0; j < n; ++j) bits |= uint64_t{(t[j].lo | t[j].hi) != 0} << j;
+    img->occupied[w] = bits;
+    if (k + 2 * static_cast<uint64_t>(__builtin_popcountll(bits)) > img->slots.size()) {
+      std::abort();  // size disagrees with the table: a bug
+    }
+    for (; bits != 0; bits &= bits - 1, k += 2) {
+      const Slot& s = t[__builtin_ctzll(bits)];
+      out[k] = s.lo;
+      out[k + 1] = s.hi;
+    }
+  }
+  img->slots.resize(k);
 }
 
-Status DedupeIndex::SaveSnapshot(const std::string& path, uint64_t log_offset) const {
-  SnapshotHeader h{};
-  std::memcpy(h.magic, kMagic, 8);
-  h.version = kVersion;
-  h.current_gen = impl_->current;
-  h.capacity = impl_->capacity;
-  h.size = impl_->size;
-  h.evicted = impl_->evicted;
-  h.log_offset = log_offset;
-  std::memcpy(h.gen_count, impl_->gen_count, sizeof h.gen_count);
-  const char* table = reinterpret_cast<const char*>(impl_->table);
-  const size_t table_bytes = impl_->capacity * sizeof(Slot);
-  uint32_t crc = crc32c::Extend(crc32c::Value(reinterpret_cast<const char*>(&h), sizeof h), table,
-                                table_bytes);
-  crc = crc32c::Mask(crc);
-
+// Writes `parts` to path.tmp, fsyncs it, renames it over `path` and fsyncs the directory.
+Status WriteDurably(const std::string& path, std::initializer_list<std::string_view> parts) {
   const std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Status::FromErrno("open " + tmp, errno);
-  bool ok = WriteAll(fd, reinterpret_cast<const char*>(&h), sizeof h) &&
-            WriteAll(fd, table, table_bytes) &&
-            WriteAll(fd, reinterpret_cast<const char*>(&crc), sizeof crc) && ::fdatasync(fd) == 0;
+  bool ok = true;
+  for (std::string_view part : parts) ok = ok && WriteAll(fd, part.data(), part.size());
+  ok = ok && ::fdatasync(fd) == 0;
   const int err = ok ? 0 : (errno != 0 ? errno : EIO);
   if (::close(fd) != 0 && ok) return Status::FromErrno("close " + tmp, errno);
   if (!ok) {
@@ -307,88 +317,166 @@ Status DedupeIndex::SaveSnapshot(const std::string& path, uint64_t log_offset) c
   return Status::OK();
 }
 
+template <typename T>
+std::string_view BytesOf(const std::vector<T>& v) {
+  return {reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T)};
+}
+
+}  // namespace
+
+void DedupeIndex::Export(Image* img) const {
+  const Impl& m = *impl_;
+  img->capacity = m.capacity;
+  img->size = m.size;
+  img->evicted = m.evicted;
+  img->current_gen = m.current;
+  std::memcpy(img->gen_count, m.gen_count, sizeof img->gen_count);
+  ScanTable(m.table, m.capacity, img);
+}
+
+Status DedupeIndex::WriteSnapshot(const Image& img, const std::string& path, uint64_t log_offset) {
+  if (img.occupied.size() != (img.capacity + 63) / 64 || img.slots.size() != 2 * img.size) {
+    return Status::InvalidArgument("dedupe image is inconsistent");
+  }
+  SnapshotHeader h{};
+  std::memcpy(h.magic, kMagic, 8);
+  h.version = kVersion;
+  h.current_gen = img.current_gen;
+  h.capacity = img.capacity;
+  h.size = img.size;
+  h.evicted = img.evicted;
+  h.log_offset = log_offset;
+  std::memcpy(h.gen_count, img.gen_count, sizeof h.gen_count);
+  const std::string_view header(reinterpret_cast<const char*>(&h), sizeof h);
+  const std::string_view bitmap = BytesOf(img.occupied), slots = BytesOf(img.slots);
+  uint32_t crc = crc32c::Value(header.data(), header.size());
+  crc = crc32c::Extend(crc, bitmap.data(), bitmap.size());
+  crc = crc32c::Mask(crc32c::Extend(crc, slots.data(), slots.size()));
+  return WriteDurably(path, {header, bitmap, slots,
+                             std::string_view(reinterpret_cast<const char*>(&crc), sizeof crc)});
+}
+
+Status DedupeIndex::SaveSnapshot(const std::string& path, uint64_t log_offset) const {
+  Image img;
+  Export(&img);
+  return WriteSnapshot(img, path, log_offset);
+}
+
 Result<uint64_t> DedupeIndex::LoadSnapshot(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return Status::NotFound("no dedupe snapshot at " + path);
     return Status::FromErrno("open " + path, errno);
   }
-  Slot* table = nullptr;
-  uint64_t table_slots = 0;
   auto corrupt = [&](const std::string& why) {
-    ::close(fd);
-    FreeTable(table, table_slots);
+    if (fd >= 0) ::close(fd);
     return Status::Corruption("dedupe snapshot " + path + ": " + why);
   };
   SnapshotHeader h;
   if (!ReadAll(fd, reinterpret_cast<char*>(&h), sizeof h)) return corrupt("truncated header");
-  if (std::memcmp(h.magic, kMagic, 8) != 0 || h.version != kVersion) return corrupt("bad magic");
-  if (h.capacity < kMinSlots || h.capacity > kMaxSlots || h.current_gen >= kGenerations) {
+  if (std::memcmp(h.magic, kMagic, 8) != 0 || (h.version != 1 && h.version != kVersion)) {
+    return corrupt("bad magic");
+  }
+  // Checked before allocating, so a damaged header cannot ask for a huge table.
+  if (h.capacity < kMinSlots || h.capacity > kMaxSlots || h.current_gen >= kGenerations ||
+      h.size > h.capacity * 4 / 5) {
     return corrupt("bad header");
   }
-  // Checked before allocating, so a damaged capacity cannot ask for a huge table.
-  const size_t table_bytes = h.capacity * sizeof(Slot);
   struct stat st;
   if (::fstat(fd, &st) != 0) {
     const int err = errno;
     ::close(fd);
     return Status::FromErrno("stat " + path, err);
   }
-  if (static_cast<uint64_t>(st.st_size) != sizeof h + table_bytes + sizeof(uint32_t)) {
+  const uint64_t words = (h.capacity + 63) / 64;
+  const uint64_t body = h.version == 1 ? h.capacity * sizeof(Slot) : words * 8 + h.size * 16;
+  if (static_cast<uint64_t>(st.st_size) != sizeof h + body + sizeof(uint32_t)) {
     return corrupt("truncated or oversized");
   }
-  table = AllocTable(h.capacity);
-  if (table == nullptr) return corrupt("cannot allocate the table");
-  table_slots = h.capacity;
+  Image img;
+  img.capacity = h.capacity;
+  img.size = h.size;
+  img.evicted = h.evicted;
+  img.current_gen = h.current_gen;
+  std::memcpy(img.gen_count, h.gen_count, sizeof img.gen_count);
+  uint32_t crc = crc32c::Value(reinterpret_cast<const char*>(&h), sizeof h);
   uint32_t stored_crc = 0;
-  if (!ReadAll(fd, reinterpret_cast<char*>(table), table_bytes) ||
-      !ReadAll(fd, reinterpret_cast<char*>(&stored_crc), sizeof stored_crc)) {
-    return corrupt("truncated");
-  }
-  const uint32_t crc = crc32c::Extend(crc32c::Value(reinterpret_cast<const char*>(&h), sizeof h),
-                                      reinterpret_cast<const char*>(table), table_bytes);
-  if (crc32c::Unmask(stored_crc) != crc) return corrupt("checksum mismatch");
-  // The counts drive eviction and the fill limit; a table that disagrees with them (a bug
-  // in whatever wrote it) could fill up and make lookups loop, so it is refused.
-  uint64_t counted[kGenerations] = {};
-  uint64_t total = 0;
-  for (uint64_t i = 0; i < h.capacity; ++i) {
-    if (!table[i].empty()) ++counted[table[i].lo & kGenMask];
-  }
-  for (int g = 0; g < kGenerations; ++g) total += counted[g];
-  if (std::memcmp(counted, h.gen_count, sizeof counted) != 0 || total != h.size ||
-      total > h.capacity * 4 / 5) {
-    return corrupt("counts disagree with the table");
+  if (h.version == 1) {
+    // The whole table. Its occupied slots are counted here, so that a size in the header
+    // that disagrees is refused below instead of tripping ScanTable.
+    Slot* table = AllocTable(h.capacity);
+    if (table == nullptr) return corrupt("cannot allocate the table");
+    const bool read = ReadAll(fd, reinterpret_cast<char*>(table), body) &&
+                      ReadAll(fd, reinterpret_cast<char*>(&stored_crc), sizeof stored_crc);
+    crc = crc32c::Extend(crc, reinterpret_cast<const char*>(table), read ? body : 0);
+    uint64_t occupied = 0;
+    for (uint64_t i = 0; read && i < h.capacity; ++i) occupied += table[i].empty() ? 0 : 1;
+    if (read && occupied == h.size) ScanTable(table, h.capacity, &img);
+    FreeTable(table, h.capacity);
+    if (!read) return corrupt("truncated");
+    if (crc32c::Unmask(stored_crc) != crc) return corrupt("checksum mismatch");
+    if (occupied != h.size) return corrupt("counts disagree with the table");
+  } else {
+    img.occupied.resize(words);
+    img.slots.resize(2 * h.size);
+    if (!ReadAll(fd, reinterpret_cast<char*>(img.occupied.data()), words * 8) ||
+        !ReadAll(fd, reinterpret_cast<char*>(img.slots.data()), h.size * 16) ||
+        !ReadAll(fd, reinterpret_cast<char*>(&stored_crc), sizeof stored_crc)) {
+      return corrupt("truncated");
+    }
+    crc = crc32c::Extend(crc, reinterpret_cast<const char*>(img.occupied.data()), words * 8);
+    crc = crc32c::Extend(crc, reinterpret_cast<const char*>(img.slots.data()), h.size * 16);
+    if (crc32c::Unmask(stored_crc) != crc) return corrupt("checksum mismatch");
   }
   ::close(fd);
+  fd = -1;
+
+  // The counts drive eviction and the fill limit; an image that disagrees with them (a
+  // bug in whatever wrote it) could fill the table up and make lookups loop, so it is
+  // refused.
+  uint64_t bits = 0;
+  for (uint64_t w = 0; w < words; ++w) bits += static_cast<uint64_t>(__builtin_popcountll(img.occupied[w]));
+  const uint64_t tail = h.capacity % 64;
+  if (tail != 0 && (img.occupied[words - 1] >> tail) != 0) return corrupt("slot past the table");
+  uint64_t counted[kGenerations] = {};
+  for (uint64_t k = 0; k < img.slots.size(); k += 2) {
+    if (img.slots[k] == 0 && img.slots[k + 1] == 0) return corrupt("empty slot in the image");
+    ++counted[img.slots[k] & kGenMask];
+  }
+  if (bits != h.size || std::memcmp(counted, h.gen_count, sizeof counted) != 0) {
+    return corrupt("counts disagree with the table");
+  }
 
   Impl& m = *impl_;
+  Slot* table = AllocTable(m.capacity);
+  if (table == nullptr) std::abort();  // like operator new: memory is configured up front
+  FreeTable(m.table, m.capacity);
+  m.table = table;
+  m.evicted = h.evicted;
   if (h.capacity == m.capacity) {
-    FreeTable(m.table, m.capacity);
-    m.table = table;
+    uint64_t k = 0;
+    for (uint64_t w = 0; w < words; ++w) {
+      for (uint64_t b = img.occupied[w]; b != 0; b &= b - 1, k += 2) {
+        table[w * 64 + static_cast<uint64_t>(__builtin_ctzll(b))] =
+            Slot{img.slots[k], img.slots[k + 1]};
+      }
+    }
     m.size = h.size;
-    m.evicted = h.evicted;
     m.current = h.current_gen;
     std::memcpy(m.gen_count, h.gen_count, sizeof m.gen_count);
     return h.log_offset;
   }
   // The configured capacity changed: re-insert, oldest generation first, so that if the
   // new table is smaller it is the oldest ids that get evicted.
-  FreeTable(m.table, m.capacity);
-  m.table = AllocTable(m.capacity);
-  if (m.table == nullptr) std::abort();
   m.size = 0;
   std::memset(m.gen_count, 0, sizeof m.gen_count);
   m.current = 0;
-  m.evicted = h.evicted;
   for (uint32_t k = 1; k <= kGenerations; ++k) {
     const uint32_t g = (h.current_gen + k) % kGenerations;
-    for (uint64_t i = 0; i < h.capacity; ++i) {
-      const Slot& s = table[i];
-      if (!s.empty() && (s.lo & kGenMask) == g) m.Insert(Slot{s.lo & ~kGenMask, s.hi});
+    for (uint64_t i = 0; i < img.slots.size(); i += 2) {
+      if ((img.slots[i] & kGenMask) == g) m.Insert(Slot{img.slots[i] & ~kGenMask, img.slots[i + 1]});
     }
   }
-  FreeTable(table, h.capacity);
   return h.log_offset;
 }
 

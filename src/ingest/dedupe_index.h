@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/fingerprint.h"
 #include "common/status.h"
@@ -49,16 +50,31 @@ class DedupeIndex {
   // The guaranteed window: ids always remembered, most recent first.
   uint64_t guaranteed_window() const;
 
-  // Makes this index a copy of `other`, which must have the same capacity, so a snapshot
-  // can be written to disk outside the ingestor's lock. The ingestor builds the target
-  // (mapping and faulting its table) before taking its lock, so only the memcpy holds up
-  // ingest.
-  void CopyFrom(const DedupeIndex& other);
+  // What a snapshot holds: the counters, a bitmap of the occupied slots and those slots'
+  // contents in slot order. That is 16 bytes per remembered id plus one bit per slot,
+  // where a copy of the table is 16 bytes per slot: at the default 2^24 slots holding
+  // 20K ids, 2.3 MB instead of 256 MiB to build, write and fsync.
+  struct Image {
+    uint64_t capacity = 0;
+    uint64_t size = 0;
+    uint64_t evicted = 0;
+    uint32_t current_gen = 0;
+    uint64_t gen_count[kGenerations] = {};
+    std::vector<uint64_t> occupied;  // bit i % 64 of word i / 64: slot i holds an id
+    std::vector<uint64_t> slots;     // (lo, hi) of each occupied slot, in slot order
+  };
 
-  // Snapshot: writes the table and `log_offset` (the log position the snapshot covers)
-  // to `path` atomically (temp file, fsync, rename). Load returns the covered offset; the
-  // caller replays the log from there to catch up.
-  Status SaveSnapshot(const std::string& path, uint64_t log_offset) const;
+  // Fills `image` from the index in one pass over the table; the ingestor calls it under
+  // its lock. Vectors already sized by the caller are reused, so their pages can be
+  // touched outside the lock (Ingestor::Snapshot).
+  void Export(Image* image) const;
+
+  // Snapshot: writes `image` and `log_offset` (the log position the snapshot covers) to
+  // `path` atomically (temp file, fsync, rename). Load returns the covered offset; the
+  // caller replays the log from there to catch up. Load also reads the version-1 format
+  // (the whole table), which sluice wrote before.
+  static Status WriteSnapshot(const Image& image, const std::string& path, uint64_t log_offset);
+  Status SaveSnapshot(const std::string& path, uint64_t log_offset) const;  // Export + Write
   Result<uint64_t> LoadSnapshot(const std::string& path);
 
  private:

@@ -126,17 +126,22 @@ Result<SubmitResult> Ingestor::SubmitRecord(std::vector<Event>* events,
 
 Status Ingestor::Snapshot() {
   std::lock_guard<std::mutex> one(snapshot_mu_);
-  auto copy = std::make_unique<DedupeIndex>(index_.capacity());  // mapped outside the lock
+  // The image's memory is touched here, outside the lock, sized for the ids known now
+  // plus room for the ones that arrive meanwhile; under the lock only the table is read.
+  DedupeIndex::Image image;
+  const uint64_t expected = dedupe_size();
+  image.occupied.resize((index_.capacity() + 63) / 64);
+  image.slots.resize(2 * (expected + expected / 8 + 4096));
   uint64_t covered;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    copy->CopyFrom(index_);
+    index_.Export(&image);
     covered = log_->end_offset();
   }
-  // The copy may hold ids whose records are not fsync'd yet; a snapshot must never claim
+  // The image may hold ids whose records are not fsync'd yet; a snapshot must never claim
   // an event the log could still lose, so wait until they are durable before writing it.
   SLUICE_RETURN_IF_ERROR(log_->WaitDurable(covered));
-  SLUICE_RETURN_IF_ERROR(copy->SaveSnapshot(snapshot_path_, covered));
+  SLUICE_RETURN_IF_ERROR(DedupeIndex::WriteSnapshot(image, snapshot_path_, covered));
   return log_->CommitConsumerOffset("dedupe", covered);
 }
 

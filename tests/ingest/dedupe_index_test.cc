@@ -372,25 +372,88 @@ TEST(DedupeIndexTest, SnapshotPathsWithoutDirectoryOrIntoMissingDirectory) {
   EXPECT_EQ(st.code(), Status::Code::kIOError);
 }
 
-TEST(DedupeIndexTest, CopyEqualsOriginalAndIsIndependent) {
+// Ingestor::Snapshot exports into vectors it sized (and touched) before taking its lock,
+// usually larger than needed; the image must come out the same as from empty vectors.
+TEST(DedupeIndexTest, ExportIntoPresizedImageMatchesAndLoadsEqual) {
   DedupeIndex idx(1 << 12);
   // With evictions, and 9000 / 409 per generation leaves the current generation at 6, so
-  // a copy that restarted at generation 0 would evict different ids below.
+  // a load that restarted at generation 0 would evict different ids below.
   for (uint64_t i = 0; i < 9000; ++i) idx.Insert(Fp(i));
-  auto copy = std::make_unique<DedupeIndex>(idx.capacity());  // as Ingestor::Snapshot does
-  copy->CopyFrom(idx);
-  EXPECT_EQ(copy->capacity(), idx.capacity());
-  EXPECT_EQ(copy->size(), idx.size());
-  EXPECT_EQ(copy->evicted(), idx.evicted());
-  for (uint64_t i = 0; i < 9000; ++i) ASSERT_EQ(copy->Contains(Fp(i)), idx.Contains(Fp(i)));
+  DedupeIndex::Image fresh, presized;
+  presized.occupied.assign(1000, ~uint64_t{0});
+  presized.slots.assign(100000, 7);
+  idx.Export(&fresh);
+  idx.Export(&presized);
+  EXPECT_EQ(fresh.size, idx.size());
+  EXPECT_EQ(fresh.slots.size(), 2 * idx.size());
+  EXPECT_EQ(fresh.occupied.size(), (idx.capacity() + 63) / 64);
+  EXPECT_EQ(presized.occupied, fresh.occupied);
+  EXPECT_EQ(presized.slots, fresh.slots);
+  EXPECT_EQ(presized.current_gen, fresh.current_gen);
+
+  const std::string path = TempPath("export");
+  ASSERT_TRUE(DedupeIndex::WriteSnapshot(presized, path, 77).ok());
+  // 16 bytes per id plus a bit per slot, not 16 bytes per slot.
+  EXPECT_EQ(ReadFile(path).size(), 112 + (idx.capacity() / 64) * 8 + idx.size() * 16 + 4);
+  DedupeIndex copy(idx.capacity());
+  auto off = copy.LoadSnapshot(path);
+  ASSERT_TRUE(off.ok()) << off.status().ToString();
+  EXPECT_EQ(*off, 77u);
+  EXPECT_EQ(copy.size(), idx.size());
+  EXPECT_EQ(copy.evicted(), idx.evicted());
+  for (uint64_t i = 0; i < 9000; ++i) ASSERT_EQ(copy.Contains(Fp(i)), idx.Contains(Fp(i)));
   // Same generation state: both evict the same ids from here on.
-  for (uint64_t i = 9000; i < 15000; ++i) ASSERT_EQ(copy->Insert(Fp(i)), idx.Insert(Fp(i)));
-  for (uint64_t i = 0; i < 15000; ++i) ASSERT_EQ(copy->Contains(Fp(i)), idx.Contains(Fp(i)));
-  EXPECT_EQ(copy->evicted(), idx.evicted());
-  idx.Insert(Fp(50000));
-  EXPECT_FALSE(copy->Contains(Fp(50000)));
-  copy->Erase(Fp(14999));
-  EXPECT_TRUE(idx.Contains(Fp(14999)));
+  for (uint64_t i = 9000; i < 15000; ++i) ASSERT_EQ(copy.Insert(Fp(i)), idx.Insert(Fp(i)));
+  for (uint64_t i = 0; i < 15000; ++i) ASSERT_EQ(copy.Contains(Fp(i)), idx.Contains(Fp(i)));
+  EXPECT_EQ(copy.evicted(), idx.evicted());
+  // An image whose parts disagree is refused rather than written.
+  presized.slots.pop_back();
+  EXPECT_EQ(DedupeIndex::WriteSnapshot(presized, path, 1).code(), Status::Code::kInvalidArgument);
+  std::remove(path.c_str());
+}
+
+// Data directories written before the bitmap format hold version 1: the header, then the
+// whole table. They must still load (else an upgrade replays the whole log).
+TEST(DedupeIndexTest, LoadsVersionOneSnapshots) {
+  DedupeIndex idx(1 << 12);
+  for (uint64_t i = 0; i < 9000; ++i) idx.Insert(Fp(i));
+  DedupeIndex::Image img;
+  idx.Export(&img);
+  // Rebuild the dense table from the image: slot i of the table is the k-th set bit.
+  std::vector<uint64_t> table(2 * img.capacity, 0);
+  size_t k = 0;
+  for (uint64_t i = 0; i < img.capacity; ++i) {
+    if ((img.occupied[i / 64] >> (i % 64)) & 1) {
+      table[2 * i] = img.slots[k++];
+      table[2 * i + 1] = img.slots[k++];
+    }
+  }
+  ASSERT_EQ(k, img.slots.size());
+  const std::string path = TempPath("v1");
+  ASSERT_TRUE(idx.SaveSnapshot(path, 5).ok());
+  std::string v2 = ReadFile(path);
+  std::string v1 = v2.substr(0, 112);
+  const uint32_t one = 1;
+  std::memcpy(&v1[8], &one, 4);  // version
+  v1.append(reinterpret_cast<const char*>(table.data()), table.size() * 8);
+  const uint32_t crc = crc32c::Mask(crc32c::Value(v1.data(), v1.size()));
+  v1.append(reinterpret_cast<const char*>(&crc), 4);
+  WriteFile(path, v1);
+  DedupeIndex loaded(1 << 12);
+  auto off = loaded.LoadSnapshot(path);
+  ASSERT_TRUE(off.ok()) << off.status().ToString();
+  EXPECT_EQ(*off, 5u);
+  EXPECT_EQ(loaded.size(), idx.size());
+  for (uint64_t i = 0; i < 15000; ++i) ASSERT_EQ(loaded.Insert(Fp(i)), idx.Insert(Fp(i))) << i;
+  EXPECT_EQ(loaded.evicted(), idx.evicted());
+  // A version-1 file whose size field disagrees with its table is refused.
+  std::string bad = v1.substr(0, v1.size() - 4);
+  bad[24] ^= 0x01;
+  const uint32_t crc2 = crc32c::Mask(crc32c::Value(bad.data(), bad.size()));
+  bad.append(reinterpret_cast<const char*>(&crc2), 4);
+  WriteFile(path, bad);
+  EXPECT_EQ(DedupeIndex(1 << 12).LoadSnapshot(path).status().code(), Status::Code::kCorruption);
+  std::remove(path.c_str());
 }
 
 }  // namespace
