@@ -29,11 +29,39 @@ struct Scratch {
   simdjson::ondemand::parser ondemand;
   std::vector<std::string_view> lines;
   std::vector<size_t> sizes;
+  // Events of the caller's previous ParsedBody, kept for their strings' heap buffers: a
+  // caller that reuses its ParsedBody (the HTTP handler's is per thread) then parses
+  // without allocating per event. Bounded, so one huge request does not pin its memory.
+  std::vector<Event> pool;
 };
 
 Scratch& GetScratch() {
   thread_local Scratch scratch;
   return scratch;
+}
+
+constexpr size_t kMaxPooledEvents = 4096;
+
+// An event as default-constructed, with the strings' capacity of a pooled one.
+Event& NewEvent(ParsedBody* out) {
+  Event& e = out->events.emplace_back();
+  Scratch& s = GetScratch();
+  if (s.pool.empty()) return e;
+  e = std::move(s.pool.back());
+  s.pool.pop_back();
+  e.tenant.clear();
+  e.event_id.clear();
+  e.id_assigned = false;
+  e.type.clear();
+  e.ts_us = 0;
+  e.received_at_us = 0;
+  e.user_id.clear();
+  e.anonymous_id.clear();
+  e.properties.assign("{}");
+  e.context.clear();
+  e.source.clear();
+  e.log_offset = 0;
+  return e;
 }
 
 // simdjson may read up to SIMDJSON_PADDING bytes past the end of what it parses. One copy
@@ -394,7 +422,7 @@ void AddElement(element el, size_t text_bytes, size_t index, const ParseContext&
     out->errors.push_back({index, "event must be a JSON object"});
     return;
   }
-  Event& e = out->events.emplace_back();
+  Event& e = NewEvent(out);
   std::optional<element> properties;
   if (!FillEvent(el.get_object().value_unsafe(), text_bytes, ctx, &e, &error, &properties)) {
     out->events.pop_back();
@@ -557,16 +585,21 @@ bool LooksLikeOneDocument(Scratch& s, std::string_view body) {
 
 Status ParseBody(std::string_view body, BodyFormat format, const ParseContext& ctx,
                  ParsedBody* out) {
+  Scratch& s = GetScratch();
+  for (Event& e : out->events) {
+    if (s.pool.size() >= kMaxPooledEvents) break;
+    s.pool.push_back(std::move(e));
+  }
   out->events.clear();
   out->event_index.clear();
   out->errors.clear();
+  out->rejected.clear();
   out->total = 0;
 
   if (body.substr(0, 3) == "\xEF\xBB\xBF") body.remove_prefix(3);  // UTF-8 byte order mark
   body = Trim(body);
   if (body.empty()) return Status::InvalidArgument("empty body");
 
-  Scratch& s = GetScratch();
   const char* padded = CopyPadded(s, body);
   body = std::string_view(padded, body.size());
 

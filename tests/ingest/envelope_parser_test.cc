@@ -1,4 +1,5 @@
 #include "ingest/envelope_parser.h"
+#include "ingest/json_schema.h"
 
 #include <gtest/gtest.h>
 
@@ -336,6 +337,55 @@ TEST(EnvelopeParser, TimestampRules) {
   EXPECT_EQ(One(R"({"type":"t","timestamp":18446744073709551615})").ts_us, 18446744073709551);
   EXPECT_EQ(OneError(R"({"type":"t","timestamp":1e300})"),
             "\"timestamp\": 1e+300 is outside years 0001-9999");
+}
+
+// The HTTP handler reuses one ParsedBody per thread and ParseBody recycles its events:
+// every field of a recycled event must start from its default again, and nothing of the
+// previous body (errors, schema refusals) may survive into the next.
+TEST(EnvelopeParser, ReusedParsedBodyEqualsAFreshOne) {
+  auto schema = JsonSchema::Parse(R"({"properties":{"n":{"type":"integer"}}})");
+  ASSERT_TRUE(schema.ok());
+  SchemaMap schemas;
+  schemas.emplace("checked", TypeSchema{1, *schema});
+  ParseContext ctx = Ctx();
+  ctx.schemas = &schemas;
+  const std::string full =
+      R"({"event_id":"a-very-long-event-id-0123456789","type":"signup","user_id":"user-0123456789",)"
+      R"("anonymous_id":"anon-0123456789abcdef","properties":{"plan":"pro","pad":"xxxxxxxxxxxxxxxx"},)"
+      R"("context":{"ip":"10.0.0.1"},"timestamp":"2024-05-01T00:00:00Z"})";
+  const std::string bodies[] = {
+      full + "\n" + full + "\n" + R"({"type":"checked","properties":{"n":"x"}})" + "\nnot json\n",
+      R"({"type":"bare"})" "\n" R"({"type":"bare","properties":{}})",
+      full,
+      R"([{"type":"bare"},{"type":"checked","properties":{"n":1}}])",
+  };
+  ParsedBody reused;
+  for (const std::string& body : bodies) {
+    ParsedBody fresh;
+    ASSERT_TRUE(ParseBody(body, BodyFormat::kAuto, ctx, &fresh).ok());
+    ASSERT_TRUE(ParseBody(body, BodyFormat::kAuto, ctx, &reused).ok());
+    ASSERT_EQ(reused.total, fresh.total);
+    ASSERT_EQ(reused.errors.size(), fresh.errors.size());
+    ASSERT_EQ(reused.rejected.size(), fresh.rejected.size());
+    ASSERT_EQ(reused.event_index, fresh.event_index);
+    ASSERT_EQ(reused.events.size(), fresh.events.size());
+    for (size_t i = 0; i < fresh.events.size(); ++i) {
+      const Event& a = reused.events[i];
+      const Event& b = fresh.events[i];
+      EXPECT_EQ(a.tenant, b.tenant);
+      EXPECT_EQ(a.id_assigned, b.id_assigned);
+      if (!b.id_assigned) EXPECT_EQ(a.event_id, b.event_id);
+      EXPECT_EQ(a.type, b.type);
+      EXPECT_EQ(a.ts_us, b.ts_us);
+      EXPECT_EQ(a.received_at_us, b.received_at_us);
+      EXPECT_EQ(a.user_id, b.user_id);
+      EXPECT_EQ(a.anonymous_id, b.anonymous_id);
+      EXPECT_EQ(a.properties, b.properties);
+      EXPECT_EQ(a.context, b.context);
+      EXPECT_EQ(a.source, b.source);
+      EXPECT_EQ(a.log_offset, b.log_offset);
+    }
+  }
 }
 
 TEST(EnvelopeParser, UserIds) {
