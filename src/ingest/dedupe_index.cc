@@ -440,17 +440,29 @@ Result<uint64_t> DedupeIndex::LoadSnapshot(const std::string& path) {
   if (tail != 0 && (img.occupied[words - 1] >> tail) != 0) return corrupt("slot past the table");
   uint64_t counted[kGenerations] = {};
   for (uint64_t k = 0; k < img.slots.size(); k += 2) {
-    if (img.slots[k] == 0 && img.slots[k + 1] == 0) return corrupt("empty slot in the image");
+    // The key with its generation bits cleared is never zero (KeyOf): such a slot would
+    // read as empty once placed, or be stored as one by the re-insert below.
+    if ((img.slots[k] & ~kGenMask) == 0 && img.slots[k + 1] == 0) {
+      return corrupt("empty slot in the image");
+    }
     ++counted[img.slots[k] & kGenMask];
   }
   if (bits != h.size || std::memcmp(counted, h.gen_count, sizeof counted) != 0) {
     return corrupt("counts disagree with the table");
   }
+  // Placed as they are, no generation may hold more than an Insert ever lets it: more
+  // would let the generations fill past the fill limit before any eviction, and a full
+  // table makes Find loop (the checksum is not a defence against a rewritten file).
+  Impl& m = *impl_;
+  if (h.capacity == m.capacity) {
+    for (int g = 0; g < kGenerations; ++g) {
+      if (h.gen_count[g] > m.per_gen) return corrupt("a generation holds too many ids");
+    }
+  }
 
   // The table already mapped is reused: mapping and faulting a second one while the
   // first is held cost 0.49 s at startup (2^24 slots; huge pages had to be compacted),
   // clearing it costs nothing when it is fresh and ~25 ms when it is not.
-  Impl& m = *impl_;
   Slot* table = m.table;
   if (m.size != 0) std::memset(table, 0, m.capacity * sizeof(Slot));
   m.evicted = h.evicted;

@@ -41,6 +41,15 @@ Scratch& GetScratch() {
 }
 
 constexpr size_t kMaxPooledEvents = 4096;
+// Events whose strings hold more are freed rather than pooled: a burst of large events
+// must not pin its memory (4096 x 2 KiB = 8 MiB per thread at most).
+constexpr size_t kMaxPooledEventBytes = 2048;
+
+size_t PooledBytes(const Event& e) {
+  return e.tenant.capacity() + e.event_id.capacity() + e.type.capacity() +
+         e.user_id.capacity() + e.anonymous_id.capacity() + e.properties.capacity() +
+         e.context.capacity() + e.source.capacity();
+}
 
 // An event as default-constructed, with the strings' capacity of a pooled one.
 Event& NewEvent(ParsedBody* out) {
@@ -588,7 +597,7 @@ Status ParseBody(std::string_view body, BodyFormat format, const ParseContext& c
   Scratch& s = GetScratch();
   for (Event& e : out->events) {
     if (s.pool.size() >= kMaxPooledEvents) break;
-    s.pool.push_back(std::move(e));
+    if (PooledBytes(e) <= kMaxPooledEventBytes) s.pool.push_back(std::move(e));
   }
   out->events.clear();
   out->event_index.clear();

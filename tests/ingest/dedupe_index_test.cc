@@ -335,6 +335,71 @@ TEST(DedupeIndexTest, SnapshotWithInconsistentCountsIsRefused) {
   std::remove(path.c_str());
 }
 
+// Version 2 files: a bitmap and the occupied slots. Damage the checksum cannot see (the
+// file rewritten and resealed) must still be refused, and a refused load must leave the
+// index it was loaded into as it was. A generation fuller than any Insert allows would
+// let the table fill up and make lookups loop.
+TEST(DedupeIndexTest, ResealedVersionTwoDamageIsRefused) {
+  const std::string path = TempPath("v2damage");
+  const uint64_t slots = 1030;  // not a multiple of 64: the last bitmap word has a tail
+  DedupeIndex idx(slots);
+  for (uint64_t i = 0; i < 500; ++i) idx.Insert(Fp(i));
+  ASSERT_TRUE(idx.SaveSnapshot(path, 9).ok());
+  const std::string bytes = ReadFile(path);
+  const size_t words = (slots + 63) / 64, bitmap = 112, packed = bitmap + words * 8;
+  ASSERT_EQ(bytes.size(), packed + idx.size() * 16 + 4);
+  auto reseal = [](std::string b) {
+    const uint32_t crc = crc32c::Mask(crc32c::Value(b.data(), b.size() - 4));
+    std::memcpy(&b[b.size() - 4], &crc, 4);
+    return b;
+  };
+  auto word = [&](const std::string& b, size_t w) {
+    uint64_t v;
+    std::memcpy(&v, &b[bitmap + 8 * w], 8);
+    return v;
+  };
+  auto set_word = [&](std::string* b, size_t w, uint64_t v) { std::memcpy(&(*b)[bitmap + 8 * w], &v, 8); };
+  DedupeIndex target(slots);
+  for (uint64_t i = 1000; i < 1100; ++i) target.Insert(Fp(i));
+  auto refused = [&](const std::string& b) {
+    WriteFile(path, reseal(b));
+    return target.LoadSnapshot(path).status().code() == Status::Code::kCorruption;
+  };
+  WriteFile(path, reseal(bytes));
+  ASSERT_TRUE(DedupeIndex(slots).LoadSnapshot(path).ok());  // resealing alone is harmless
+
+  // One more occupied bit than ids.
+  std::string bad = bytes;
+  size_t w0 = 0;
+  while (word(bytes, w0) == ~uint64_t{0}) ++w0;
+  set_word(&bad, w0, word(bytes, w0) | (word(bytes, w0) + 1));  // lowest clear bit set
+  EXPECT_TRUE(refused(bad));
+  // A bit moved past the end of the table (same count).
+  bad = bytes;
+  const uint64_t last = word(bytes, words - 1);
+  ASSERT_NE(last, 0u);
+  set_word(&bad, words - 1, (last & (last - 1)) | (uint64_t{1} << 63));
+  EXPECT_TRUE(refused(bad));
+  // A slot whose key is zero (its generation bits kept, so the counts still agree).
+  bad = bytes;
+  std::memset(&bad[packed], 0, 16);
+  bad[packed] = bytes[packed] & 7;
+  EXPECT_TRUE(refused(bad));
+  // Every id moved into generation 7, with counts that agree: more than one generation's
+  // share of the fill limit in one generation.
+  bad = bytes;
+  for (size_t k = 0; k < idx.size(); ++k) bad[packed + 16 * k] |= 7;
+  const uint64_t zero = 0, all = idx.size();
+  for (int g = 0; g < 8; ++g) std::memcpy(&bad[48 + 8 * g], g == 7 ? &all : &zero, 8);
+  EXPECT_TRUE(refused(bad));
+
+  // None of the refused loads touched the index.
+  EXPECT_EQ(target.size(), 100u);
+  for (uint64_t i = 1000; i < 1100; ++i) EXPECT_TRUE(target.Contains(Fp(i)));
+  EXPECT_FALSE(target.Contains(Fp(0)));
+  std::remove(path.c_str());
+}
+
 // The newest ids survive a load into a smaller table: generations are re-inserted oldest
 // first, so eviction in the new table drops the oldest.
 TEST(DedupeIndexTest, SnapshotIntoSmallerCapacityKeepsNewest) {
