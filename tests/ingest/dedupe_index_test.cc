@@ -509,6 +509,11 @@ TEST(DedupeIndexTest, LoadsVersionOneSnapshots) {
   ASSERT_TRUE(off.ok()) << off.status().ToString();
   EXPECT_EQ(*off, 5u);
   EXPECT_EQ(loaded.size(), idx.size());
+  // Into another capacity: the ids are re-inserted from the version-1 table.
+  DedupeIndex bigger(1 << 14);
+  ASSERT_TRUE(bigger.LoadSnapshot(path).ok());
+  EXPECT_EQ(bigger.size(), idx.size());
+  for (uint64_t i = 0; i < 9000; ++i) ASSERT_EQ(bigger.Contains(Fp(i)), idx.Contains(Fp(i))) << i;
   for (uint64_t i = 0; i < 15000; ++i) ASSERT_EQ(loaded.Insert(Fp(i)), idx.Insert(Fp(i))) << i;
   EXPECT_EQ(loaded.evicted(), idx.evicted());
   // A version-1 file whose size field disagrees with its table is refused.

@@ -358,6 +358,9 @@ TEST(EnvelopeParser, ReusedParsedBodyEqualsAFreshOne) {
       R"({"type":"bare"})" "\n" R"({"type":"bare","properties":{}})",
       full,
       R"([{"type":"bare"},{"type":"checked","properties":{"n":1}}])",
+      // Events too large to pool (over 2 KiB of strings), then small ones again.
+      R"({"type":"big","properties":{"pad":")" + std::string(5000, 'x') + R"("}})" "\n" + full,
+      full + "\n" + full,
   };
   ParsedBody reused;
   for (const std::string& body : bodies) {
