@@ -435,7 +435,8 @@ Result<uint64_t> DedupeIndex::LoadSnapshot(const std::string& path) {
   // bug in whatever wrote it) could fill the table up and make lookups loop, so it is
   // refused.
   uint64_t bits = 0;
-  for (uint64_t w = 0; w < words; ++w) bits += static_cast<uint64_t>(__builtin_popcountll(img.occupied[w]));
+  for (uint64_t w = 0; w < words; ++w)
+    bits += static_cast<uint64_t>(__builtin_popcountll(img.occupied[w]));
   const uint64_t tail = h.capacity % 64;
   if (tail != 0 && (img.occupied[words - 1] >> tail) != 0) return corrupt("slot past the table");
   uint64_t counted[kGenerations] = {};
@@ -487,7 +488,8 @@ Result<uint64_t> DedupeIndex::LoadSnapshot(const std::string& path) {
   for (uint32_t k = 1; k <= kGenerations; ++k) {
     const uint32_t g = (h.current_gen + k) % kGenerations;
     for (uint64_t i = 0; i < img.slots.size(); i += 2) {
-      if ((img.slots[i] & kGenMask) == g) m.Insert(Slot{img.slots[i] & ~kGenMask, img.slots[i + 1]});
+      if ((img.slots[i] & kGenMask) == g)
+        m.Insert(Slot{img.slots[i] & ~kGenMask, img.slots[i + 1]});
     }
   }
   return h.log_offset;

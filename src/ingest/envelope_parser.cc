@@ -40,15 +40,14 @@ Scratch& GetScratch() {
   return scratch;
 }
 
-constexpr size_t kMaxPooledEvents = 4096;
 // Events whose strings hold more are freed rather than pooled: a burst of large events
-// must not pin its memory (4096 x 2 KiB = 8 MiB per thread at most).
+// must not pin its memory (kMaxRecycledEvents x 2 KiB = 8 MiB per thread at most).
 constexpr size_t kMaxPooledEventBytes = 2048;
 
 size_t PooledBytes(const Event& e) {
-  return e.tenant.capacity() + e.event_id.capacity() + e.type.capacity() +
-         e.user_id.capacity() + e.anonymous_id.capacity() + e.properties.capacity() +
-         e.context.capacity() + e.source.capacity();
+  return e.tenant.capacity() + e.event_id.capacity() + e.type.capacity() + e.user_id.capacity() +
+         e.anonymous_id.capacity() + e.properties.capacity() + e.context.capacity() +
+         e.source.capacity();
 }
 
 // An event as default-constructed, with the strings' capacity of a pooled one.
@@ -596,7 +595,7 @@ Status ParseBody(std::string_view body, BodyFormat format, const ParseContext& c
                  ParsedBody* out) {
   Scratch& s = GetScratch();
   for (Event& e : out->events) {
-    if (s.pool.size() >= kMaxPooledEvents) break;
+    if (s.pool.size() >= kMaxRecycledEvents) break;
     if (PooledBytes(e) <= kMaxPooledEventBytes) s.pool.push_back(std::move(e));
   }
   out->events.clear();

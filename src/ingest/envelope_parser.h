@@ -84,4 +84,8 @@ struct ParseContext {
 Status ParseBody(std::string_view body, BodyFormat format, const ParseContext& ctx,
                  ParsedBody* out);
 
+// At most this many of `out`'s events are recycled; a caller that keeps a ParsedBody may
+// let go of more than this rather than hold them until its next parse.
+inline constexpr size_t kMaxRecycledEvents = 4096;
+
 }  // namespace sluice

@@ -785,7 +785,7 @@ void Server::HandleEvents(HttpRequest req, Reply reply, const std::string& tenan
   auto submitted = ingestor_->Submit(&parsed.events);
   // The per-thread body keeps its events until the next request recycles them; a large
   // request's are let go now rather than pinned.
-  if (parsed.events.size() > 4096) std::vector<Event>().swap(parsed.events);
+  if (parsed.events.size() > kMaxRecycledEvents) std::vector<Event>().swap(parsed.events);
   // Tagged with the record's end, so a measurement keeps counting it until the store has
   // taken it. All duplicates: nothing was logged (wait_offset is merely the log's end).
   // Some: they are counted too, until the store passes the record.

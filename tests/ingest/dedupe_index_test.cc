@@ -358,7 +358,9 @@ TEST(DedupeIndexTest, ResealedVersionTwoDamageIsRefused) {
     std::memcpy(&v, &b[bitmap + 8 * w], 8);
     return v;
   };
-  auto set_word = [&](std::string* b, size_t w, uint64_t v) { std::memcpy(&(*b)[bitmap + 8 * w], &v, 8); };
+  auto set_word = [&](std::string* b, size_t w, uint64_t v) {
+    std::memcpy(&(*b)[bitmap + 8 * w], &v, 8);
+  };
   DedupeIndex target(slots);
   for (uint64_t i = 1000; i < 1100; ++i) target.Insert(Fp(i));
   auto refused = [&](const std::string& b) {
