@@ -29,10 +29,11 @@ struct Scratch {
   simdjson::ondemand::parser ondemand;
   std::vector<std::string_view> lines;
   std::vector<size_t> sizes;
-  // Events of the caller's previous ParsedBody, kept for their strings' heap buffers: a
-  // caller that reuses its ParsedBody (the HTTP handler's is per thread) then parses
-  // without allocating per event. Bounded, so one huge request does not pin its memory.
-  std::vector<Event> pool;
+  // How many of the ParsedBody's events this parse has filled so far. The events past it
+  // are the caller's previous body's, reused in place as slots for the next ones: their
+  // strings keep their heap buffers, so a caller that reuses its ParsedBody (the HTTP
+  // handler's is per thread) parses without allocating or moving an Event.
+  size_t slots_used = 0;
 };
 
 Scratch& GetScratch() {
@@ -40,23 +41,29 @@ Scratch& GetScratch() {
   return scratch;
 }
 
-// Events whose strings hold more are freed rather than pooled: a burst of large events
-// must not pin its memory (kMaxRecycledEvents x 2 KiB = 8 MiB per thread at most).
-constexpr size_t kMaxPooledEventBytes = 2048;
+// Previous events whose strings hold more are freed rather than reused: a burst of large
+// events must not pin its memory (kMaxRecycledEvents x 2 KiB = 8 MiB per thread at most,
+// as the HTTP handler lets go of more than kMaxRecycledEvents).
+constexpr size_t kMaxReusedEventBytes = 2048;
 
-size_t PooledBytes(const Event& e) {
+size_t HeldBytes(const Event& e) {
   return e.tenant.capacity() + e.event_id.capacity() + e.type.capacity() + e.user_id.capacity() +
          e.anonymous_id.capacity() + e.properties.capacity() + e.context.capacity() +
          e.source.capacity();
 }
 
-// An event as default-constructed, with the strings' capacity of a pooled one.
+// The next event slot, as default-constructed (but with a reused slot's string capacity).
 Event& NewEvent(ParsedBody* out) {
-  Event& e = out->events.emplace_back();
   Scratch& s = GetScratch();
-  if (s.pool.empty()) return e;
-  e = std::move(s.pool.back());
-  s.pool.pop_back();
+  if (s.slots_used == out->events.size()) {
+    ++s.slots_used;
+    return out->events.emplace_back();
+  }
+  Event& e = out->events[s.slots_used++];
+  if (HeldBytes(e) > kMaxReusedEventBytes) {
+    e = Event();
+    return e;
+  }
   e.tenant.clear();
   e.event_id.clear();
   e.id_assigned = false;
@@ -71,6 +78,9 @@ Event& NewEvent(ParsedBody* out) {
   e.log_offset = 0;
   return e;
 }
+
+// Gives back the slot NewEvent just returned (the event was refused); it stays for reuse.
+void DropLastEvent() { --GetScratch().slots_used; }
 
 // simdjson may read up to SIMDJSON_PADDING bytes past the end of what it parses. One copy
 // per body buys a caller API without that trap; every element is then parsed in place.
@@ -146,57 +156,106 @@ void AppendNumber(T v, std::string* out) {
   out->append(buf, ec == std::errc() ? p : buf);
 }
 
-// Minified JSON straight into the Event's string: simdjson's own serializer is internal API
-// and would cost an extra copy per object.
-void AppendJson(element el, std::string* out) {
-  switch (el.type()) {
-    case element_type::OBJECT: {
-      out->push_back('{');
-      bool first = true;
-      // Copied out: value_unsafe() on a temporary result would dangle in a range-for.
-      const simdjson::dom::object obj = el.get_object().value_unsafe();
-      for (simdjson::dom::key_value_pair kv : obj) {
-        if (!first) out->push_back(',');
-        first = false;
-        AppendJsonString(out, kv.key);
-        out->push_back(':');
-        AppendJson(kv.value, out);
-      }
-      out->push_back('}');
-      break;
-    }
-    case element_type::ARRAY: {
-      out->push_back('[');
-      bool first = true;
-      const simdjson::dom::array arr = el.get_array().value_unsafe();
-      for (element v : arr) {
-        if (!first) out->push_back(',');
-        first = false;
-        AppendJson(v, out);
-      }
-      out->push_back(']');
-      break;
-    }
-    case element_type::STRING:
-      AppendJsonString(out, el.get_string().value_unsafe());
-      break;
-    case element_type::INT64:
-      AppendNumber(el.get_int64().value_unsafe(), out);
-      break;
-    case element_type::UINT64:
-      AppendNumber(el.get_uint64().value_unsafe(), out);
-      break;
-    case element_type::DOUBLE:
-      AppendNumber(el.get_double().value_unsafe(), out);
-      break;
-    case element_type::BOOL:
-      out->append(el.get_bool().value_unsafe() ? "true" : "false");
-      break;
-    case element_type::NULL_VALUE:
-      out->append("null");
-      break;
+// Minified JSON of a DOM element, written into a buffer reused across events and then
+// copied into the Event's string once. Capacity is checked once per value (a string's
+// worst case is reserved before it is escaped), not once per byte: appending punctuation
+// and strings to a std::string one call at a time was a fifth of the parser's time.
+// simdjson's own serializer is internal API.
+class MinifiedJson {
+ public:
+  std::string_view Write(element el) {
+    p_ = buf_.data();
+    end_ = p_ + buf_.size();
+    Value(el);
+    return {buf_.data(), static_cast<size_t>(p_ - buf_.data())};
   }
-}
+
+ private:
+  // Room for the longest number to_chars writes (a double: 24 bytes) and punctuation.
+  static constexpr size_t kScalarBound = 32;
+
+  void Reserve(size_t n) {
+    if (static_cast<size_t>(end_ - p_) >= n) return;
+    const size_t used = p_ - buf_.data();
+    buf_.resize(std::max(buf_.size() * 2, used + n + 256));
+    p_ = buf_.data() + used;
+    end_ = buf_.data() + buf_.size();
+  }
+
+  void String(std::string_view s) {
+    Reserve(JsonStringBound(s.size()) + kScalarBound);
+    p_ = WriteJsonString(p_, s);
+  }
+
+  template <typename T>
+  void Number(T v) {
+    Reserve(kScalarBound);
+    p_ = std::to_chars(p_, end_, v).ptr;
+  }
+
+  void Literal(std::string_view text) {
+    Reserve(kScalarBound);
+    std::memcpy(p_, text.data(), text.size());
+    p_ += text.size();
+  }
+
+  void Value(element el) {
+    switch (el.type()) {
+      case element_type::OBJECT: {
+        Reserve(kScalarBound);
+        *p_++ = '{';
+        // Copied out: value_unsafe() on a temporary result would dangle in a range-for.
+        const simdjson::dom::object obj = el.get_object().value_unsafe();
+        for (simdjson::dom::key_value_pair kv : obj) {
+          String(kv.key);  // reserves room for the ':' and the ',' or '}' after it too
+          *p_++ = ':';
+          Value(kv.value);
+          *p_++ = ',';
+        }
+        if (p_[-1] == ',') --p_;  // the last member's comma becomes the closing brace
+        Reserve(kScalarBound);
+        *p_++ = '}';
+        break;
+      }
+      case element_type::ARRAY: {
+        Reserve(kScalarBound);
+        *p_++ = '[';
+        const simdjson::dom::array arr = el.get_array().value_unsafe();
+        for (element v : arr) {
+          Value(v);
+          Reserve(kScalarBound);
+          *p_++ = ',';
+        }
+        if (p_[-1] == ',') --p_;
+        Reserve(kScalarBound);
+        *p_++ = ']';
+        break;
+      }
+      case element_type::STRING:
+        String(el.get_string().value_unsafe());
+        break;
+      case element_type::INT64:
+        Number(el.get_int64().value_unsafe());
+        break;
+      case element_type::UINT64:
+        Number(el.get_uint64().value_unsafe());
+        break;
+      case element_type::DOUBLE:
+        Number(el.get_double().value_unsafe());
+        break;
+      case element_type::BOOL:
+        Literal(el.get_bool().value_unsafe() ? "true" : "false");
+        break;
+      case element_type::NULL_VALUE:
+        Literal("null");
+        break;
+    }
+  }
+
+  std::vector<char> buf_ = std::vector<char>(4096);
+  char* p_ = nullptr;
+  char* end_ = nullptr;
+};
 
 // One envelope field as found in the object: the best-ranked alias seen so far.
 struct Field {
@@ -303,18 +362,14 @@ bool GetIdLike(const Field& f, std::string* out, std::string* error) {
   }
 }
 
-// `text_bytes`: the event's JSON text size, an upper bound for the minified object in
-// practice (only a number like 1e2 grows when re-serialized): reserved up front, so the
-// string grows once instead of doubling from 15 bytes. Context (rare, small) passes 0.
-bool GetObject(const Field& f, size_t text_bytes, std::string* out, std::string* error) {
+bool GetObject(const Field& f, std::string* out, std::string* error) {
   if (!f.present()) return true;
   if (f.value.type() != element_type::OBJECT) {
     *error = Quoted(f.key) + " must be an object";
     return false;
   }
-  out->clear();
-  out->reserve(text_bytes);
-  AppendJson(f.value, out);
+  thread_local MinifiedJson writer;
+  out->assign(writer.Write(f.value));
   return true;
 }
 
@@ -332,8 +387,8 @@ Result<int64_t> TimestampOf(element v) {
   }
 }
 
-bool FillEvent(simdjson::dom::object obj, size_t text_bytes, const ParseContext& ctx, Event* e,
-               std::string* error, std::optional<element>* properties) {
+bool FillEvent(simdjson::dom::object obj, const ParseContext& ctx, Event* e, std::string* error,
+               std::optional<element>* properties) {
   Fields f;
   CollectFields(obj, &f);
   const EnvelopeLimits& limits = ctx.limits;
@@ -412,8 +467,8 @@ bool FillEvent(simdjson::dom::object obj, size_t text_bytes, const ParseContext&
 
   if (!GetIdLike(f.user, &e->user_id, error)) return false;
   if (!GetIdLike(f.anon, &e->anonymous_id, error)) return false;
-  if (!GetObject(f.properties, text_bytes, &e->properties, error)) return false;
-  if (!GetObject(f.context, 0, &e->context, error)) return false;
+  if (!GetObject(f.properties, &e->properties, error)) return false;
+  if (!GetObject(f.context, &e->context, error)) return false;
   if (f.properties.present()) *properties = f.properties.value;
 
   e->tenant = ctx.tenant;
@@ -423,8 +478,7 @@ bool FillEvent(simdjson::dom::object obj, size_t text_bytes, const ParseContext&
 }
 
 // Validates one element that is already known to fit the size limit.
-void AddElement(element el, size_t text_bytes, size_t index, const ParseContext& ctx,
-                ParsedBody* out) {
+void AddElement(element el, size_t index, const ParseContext& ctx, ParsedBody* out) {
   std::string error;
   if (el.type() != element_type::OBJECT) {
     out->errors.push_back({index, "event must be a JSON object"});
@@ -432,8 +486,8 @@ void AddElement(element el, size_t text_bytes, size_t index, const ParseContext&
   }
   Event& e = NewEvent(out);
   std::optional<element> properties;
-  if (!FillEvent(el.get_object().value_unsafe(), text_bytes, ctx, &e, &error, &properties)) {
-    out->events.pop_back();
+  if (!FillEvent(el.get_object().value_unsafe(), ctx, &e, &error, &properties)) {
+    DropLastEvent();
     out->errors.push_back({index, std::move(error)});
     return;
   }
@@ -449,7 +503,7 @@ void AddElement(element el, size_t text_bytes, size_t index, const ParseContext&
             "schema v" + std::to_string(it->second.version) + " of \"" + e.type + "\": " + error;
         out->errors.push_back({index, error});
         out->rejected.push_back({std::move(e), std::move(error), it->second.version});
-        out->events.pop_back();
+        DropLastEvent();
         return;
       }
     }
@@ -497,7 +551,7 @@ Status ParseJson(Scratch& s, std::string_view body, const ParseContext& ctx, Par
     if (body.size() > limits.max_event_bytes) {
       AddTooBig(0, body.size(), ctx, out);
     } else {
-      AddElement(root, body.size(), 0, ctx, out);
+      AddElement(root, 0, ctx, out);
     }
     return Status::OK();
   }
@@ -529,7 +583,7 @@ Status ParseJson(Scratch& s, std::string_view body, const ParseContext& ctx, Par
     if (check_sizes && s.sizes[i] > limits.max_event_bytes) {
       AddTooBig(i, s.sizes[i], ctx, out);
     } else {
-      AddElement(el, check_sizes ? s.sizes[i] : body.size() / std::max<size_t>(n, 1), i, ctx, out);
+      AddElement(el, i, ctx, out);
     }
     ++i;
   }
@@ -571,7 +625,7 @@ Status ParseNdjson(Scratch& s, std::string_view body, const ParseContext& ctx, P
       out->errors.push_back({i, InvalidJson(err)});
       continue;
     }
-    AddElement(el, line.size(), i, ctx, out);
+    AddElement(el, i, ctx, out);
   }
   return Status::OK();
 }
@@ -589,21 +643,8 @@ bool LooksLikeOneDocument(Scratch& s, std::string_view body) {
   return s.dom.parse(first.data(), first.size(), false).get(el) != simdjson::SUCCESS;
 }
 
-}  // namespace
-
-Status ParseBody(std::string_view body, BodyFormat format, const ParseContext& ctx,
+Status ParseInto(Scratch& s, std::string_view body, BodyFormat format, const ParseContext& ctx,
                  ParsedBody* out) {
-  Scratch& s = GetScratch();
-  for (Event& e : out->events) {
-    if (s.pool.size() >= kMaxRecycledEvents) break;
-    if (PooledBytes(e) <= kMaxPooledEventBytes) s.pool.push_back(std::move(e));
-  }
-  out->events.clear();
-  out->event_index.clear();
-  out->errors.clear();
-  out->rejected.clear();
-  out->total = 0;
-
   if (body.substr(0, 3) == "\xEF\xBB\xBF") body.remove_prefix(3);  // UTF-8 byte order mark
   body = Trim(body);
   if (body.empty()) return Status::InvalidArgument("empty body");
@@ -614,6 +655,21 @@ Status ParseBody(std::string_view body, BodyFormat format, const ParseContext& c
   bool one_document = format == BodyFormat::kJson;
   if (format == BodyFormat::kAuto) one_document = LooksLikeOneDocument(s, body);
   return one_document ? ParseJson(s, body, ctx, out) : ParseNdjson(s, body, ctx, out);
+}
+
+}  // namespace
+
+Status ParseBody(std::string_view body, BodyFormat format, const ParseContext& ctx,
+                 ParsedBody* out) {
+  Scratch& s = GetScratch();
+  s.slots_used = 0;  // out->events are now slots (NewEvent); the unused ones go at the end
+  out->event_index.clear();
+  out->errors.clear();
+  out->rejected.clear();
+  out->total = 0;
+  Status st = ParseInto(s, body, format, ctx, out);
+  out->events.erase(out->events.begin() + s.slots_used, out->events.end());
+  return st;
 }
 
 }  // namespace sluice

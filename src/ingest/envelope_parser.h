@@ -79,13 +79,13 @@ struct ParseContext {
 // `body` needs no simdjson padding: it is copied once into a thread-local padded buffer
 // (cheaper than a parse, and callers cannot get it wrong). The thread-local simdjson parsers
 // keep the capacity of the largest body the thread has parsed. The events already in `out`
-// are recycled (a thread-local pool keeps their strings' buffers), so a caller that reuses
-// one ParsedBody per thread parses without a heap allocation per event.
+// are overwritten in place (their strings keep their buffers), so a caller that reuses one
+// ParsedBody per thread parses without a heap allocation per event.
 Status ParseBody(std::string_view body, BodyFormat format, const ParseContext& ctx,
                  ParsedBody* out);
 
-// At most this many of `out`'s events are recycled; a caller that keeps a ParsedBody may
-// let go of more than this rather than hold them until its next parse.
+// A caller that keeps a ParsedBody for reuse should let go of its events when it holds more
+// than this, rather than hold them until its next parse.
 inline constexpr size_t kMaxRecycledEvents = 4096;
 
 }  // namespace sluice

@@ -50,13 +50,25 @@ std::string SlowEscape(std::string_view s) {
   return out;
 }
 
+// WriteJsonString into a buffer of exactly JsonStringBound bytes, with a guard after it.
+std::string Written(std::string_view s) {
+  const size_t bound = JsonStringBound(s.size());
+  std::string buf(bound + 8, '#');
+  char* end = WriteJsonString(buf.data(), s);
+  EXPECT_LE(static_cast<size_t>(end - buf.data()), bound);
+  EXPECT_EQ(buf.substr(bound), std::string(8, '#'));  // nothing written past the bound
+  return buf.substr(0, end - buf.data());
+}
+
 TEST(JsonTextTest, EveryByteAtEveryPositionOfAWord) {
   for (int c = 0; c < 256; ++c) {
-    for (size_t len = 1; len <= 24; ++len) {
+    for (size_t len = 1; len <= 40; ++len) {  // up to two 16-byte blocks and a tail
       for (size_t pos = 0; pos < len; ++pos) {
         std::string s(len, 'a');
         s[pos] = static_cast<char>(c);
         ASSERT_EQ(JsonEscape(s), SlowEscape(s)) << "byte " << c << " at " << pos << " of " << len;
+        ASSERT_EQ(Written(s), "\"" + SlowEscape(s) + "\"")
+            << "byte " << c << " at " << pos << " of " << len;
       }
     }
   }
@@ -73,8 +85,13 @@ TEST(JsonTextTest, Utf8AndHighBytesPassThrough) {
 
 TEST(JsonTextTest, MixedAndEmpty) {
   EXPECT_EQ(JsonEscape(""), "");
+  EXPECT_EQ(Written(""), "\"\"");
+  // The worst case of the bound: every byte a control character (6 bytes each).
+  const std::string controls(40, '\x01');
+  EXPECT_EQ(Written(controls).size(), JsonStringBound(controls.size()));
   const std::string s = std::string("0123456789abcdef\"tab\there\x01\x1f\x7f end \\");
   EXPECT_EQ(JsonEscape(s), SlowEscape(s));
+  EXPECT_EQ(Written(s), "\"" + SlowEscape(s) + "\"");
   EXPECT_EQ(JsonEscape(std::string(64, 'x') + "\n"), std::string(64, 'x') + "\\n");
 }
 

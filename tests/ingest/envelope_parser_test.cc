@@ -424,6 +424,32 @@ TEST(EnvelopeParser, PropertiesAndContext) {
             R"({"a":0,"b":1.5,"c":100,"d":-9223372036854775808,"e":18446744073709551615,"f":0.1})");
 }
 
+// The minified writer (envelope_parser.cc) checks its buffer once per value: empty and
+// nested containers must close right, and a property set far past the buffer's first
+// size (4 KiB) must grow it mid-object without losing a byte.
+TEST(EnvelopeParser, PropertiesWriterNestsAndGrows) {
+  EXPECT_EQ(
+      One(R"({"type":"t","properties":{"a":[],"b":{},"c":[{}],"d":[[],[1,[]]],"e":{"f":{}}}})")
+          .properties,
+      R"({"a":[],"b":{},"c":[{}],"d":[[],[1,[]]],"e":{"f":{}}})");
+  std::string many = "{";
+  for (int i = 0; i < 1000; ++i) {  // ~15 KiB: past the writer's buffer, under the event limit
+    if (i) many += ",";
+    many += "\"k" + std::to_string(i) + "\":";
+    many += i % 3 == 0 ? "[" + std::to_string(i) + ",true,null]" : i % 3 == 1 ? "\"\\n\"" : "{}";
+  }
+  many += "}";
+  EXPECT_EQ(One(R"({"type":"t","properties":)" + many + "}").properties, many);
+  // One string longer than the buffer, all of it escaped (6 bytes out per byte in).
+  std::string want = "{\"s\":\"";
+  for (int i = 0; i < 3000; ++i) want += "\\u0001";
+  want += "\"}";
+  std::string in = "{\"s\":\"";
+  for (int i = 0; i < 3000; ++i) in += "\\u0001";
+  in += "\"}";
+  EXPECT_EQ(One(R"({"type":"t","properties":)" + in + "}").properties, want);
+}
+
 TEST(EnvelopeParser, DeepNestingKept) {
   std::string deep, want;
   for (int i = 0; i < 500; ++i) deep += "{\"a\":[";
