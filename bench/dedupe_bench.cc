@@ -96,6 +96,32 @@ void BM_DedupeInsertSteadyState(benchmark::State& state) {
 }
 BENCHMARK(BM_DedupeInsertSteadyState)->Arg(kFittedSlots)->Arg(kDefaultSlots)->MinTime(3.0);
 
+// As the ingestor inserts: batches of 500 ids (one request), prefetching range(1) ids
+// ahead (0 = no prefetch), into a full table of the default size.
+void BM_DedupeInsertBatch(benchmark::State& state) {
+  const uint64_t slots = static_cast<uint64_t>(state.range(0));
+  const size_t ahead = static_cast<size_t>(state.range(1));
+  constexpr size_t kBatch = 500;
+  DedupeIndex idx(slots);
+  uint64_t k = 0;
+  while (idx.evicted() < idx.capacity()) idx.Insert(Fingerprint{Mix(2 * k), Mix(2 * k + 1)}), ++k;
+  std::vector<Fingerprint> batch(kBatch);
+  for (auto _ : state) {
+    for (auto& f : batch) f = Fingerprint{Mix(2 * k), Mix(2 * k + 1)}, ++k;
+    for (size_t i = 0; ahead && i < std::min(kBatch, ahead); ++i) idx.Prefetch(batch[i]);
+    for (size_t i = 0; i < kBatch; ++i) {
+      if (ahead && i + ahead < kBatch) idx.Prefetch(batch[i + ahead]);
+      benchmark::DoNotOptimize(idx.Insert(batch[i]));
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * kBatch);
+}
+BENCHMARK(BM_DedupeInsertBatch)
+    ->Args({kDefaultSlots, 0})
+    ->Args({kDefaultSlots, 8})
+    ->Args({kDefaultSlots, 16})
+    ->MinTime(2.0);
+
 void BM_DedupeLookupPresentAt10M(benchmark::State& state) {
   const auto& ids = TenMillionIds();
   static DedupeIndex* idx = [&] {

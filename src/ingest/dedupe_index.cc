@@ -239,6 +239,10 @@ DedupeIndex::~DedupeIndex() = default;
 
 bool DedupeIndex::Insert(const Fingerprint& fp) { return impl_->Insert(KeyOf(fp)); }
 
+void DedupeIndex::Prefetch(const Fingerprint& fp) const {
+  __builtin_prefetch(&impl_->table[impl_->Home(KeyOf(fp).hi)], /*rw=*/1);
+}
+
 bool DedupeIndex::Contains(const Fingerprint& fp) const {
   bool found;
   impl_->Find(KeyOf(fp), &found);
