@@ -207,7 +207,7 @@ class HttpServer::Session : public std::enable_shared_from_this<Session<Stream>>
   Stream stream_;
   HttpServer* server_;
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::request_parser<RequestBody>> parser_;
   uint64_t admitted_ = 0;
   bool keep_alive_ = true;
 };

@@ -25,7 +25,46 @@
 namespace sluice {
 
 namespace http = boost::beast::http;
-using HttpRequest = http::request<http::string_body>;
+
+// http::string_body, except that reading appends what arrives to the string. string_body
+// resizes the string first (zero-filling it) and then copies over the zeros: for 115 KB
+// event batches that memset was ~1.5% of serve's CPU (perf, store-off push).
+struct RequestBody {
+  using value_type = std::string;
+  static std::uint64_t size(const value_type& body) { return body.size(); }
+
+  class reader {
+   public:
+    template <bool isRequest, class Fields>
+    reader(http::header<isRequest, Fields>&, value_type& body) : body_(body) {}
+    void init(const boost::optional<std::uint64_t>& length, boost::beast::error_code& ec) {
+      ec = {};
+      if (!length) return;
+      if (*length > body_.max_size()) {
+        ec = http::error::buffer_overflow;
+        return;
+      }
+      body_.reserve(static_cast<size_t>(*length));  // the parser's body_limit bounds it
+    }
+    template <class ConstBufferSequence>
+    std::size_t put(const ConstBufferSequence& buffers, boost::beast::error_code& ec) {
+      ec = {};
+      std::size_t n = 0;
+      for (const auto b : boost::beast::buffers_range_ref(buffers)) {
+        body_.append(static_cast<const char*>(b.data()), b.size());
+        n += b.size();
+      }
+      return n;
+    }
+    void finish(boost::beast::error_code& ec) { ec = {}; }
+
+   private:
+    value_type& body_;
+  };
+  using writer = http::string_body::writer;  // a request written out (tests) as string_body
+};
+
+using HttpRequest = http::request<RequestBody>;
 using HttpResponse = http::response<http::string_body>;
 // Large answers (export-ids) stream from a file in constant memory.
 using FileResponse = http::response<http::file_body>;
