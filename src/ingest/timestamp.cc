@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <optional>
 #include <string>
 
 namespace sluice {
@@ -139,6 +140,46 @@ Result<int64_t> ParseNumericString(std::string_view s) {
   return CheckRange(neg ? -mag - (inexact ? 1 : 0) : mag, s);
 }
 
+// The form nearly every SDK sends, "YYYY-MM-DDTHH:MM:SS[.f...]Z", read at fixed positions
+// (the general path below cost ~9% of the envelope parser). Anything else, every invalid
+// string included, returns nullopt and takes the general path, which also words the errors.
+std::optional<int64_t> ParseUtcFast(std::string_view s) {
+  const size_t n = s.size();
+  if (n < 20 || s[n - 1] != 'Z' || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+      s[16] != ':') {
+    return std::nullopt;
+  }
+  auto two = [&](size_t i, int* v) {
+    const unsigned hi = static_cast<unsigned char>(s[i]) - '0';
+    const unsigned lo = static_cast<unsigned char>(s[i + 1]) - '0';
+    *v = static_cast<int>(hi * 10 + lo);
+    return hi <= 9 && lo <= 9;
+  };
+  int century, year2, month, day, hour, minute, second;
+  if (!two(0, &century) || !two(2, &year2) || !two(5, &month) || !two(8, &day) || !two(11, &hour) ||
+      !two(14, &minute) || !two(17, &second)) {
+    return std::nullopt;
+  }
+  const int year = century * 100 + year2;
+  if (year < 1 || month < 1 || month > 12 || day < 1 || day > DaysInMonth(year, month) ||
+      hour > 23 || minute > 59 || second > 59) {
+    return std::nullopt;  // a leap second too: the general path pins it
+  }
+  int64_t frac_us = 0;
+  if (n > 20) {
+    const size_t digits = n - 21;  // between the '.' and the 'Z'
+    if (s[19] != '.' || digits < 1 || digits > 9) return std::nullopt;
+    for (size_t i = 0; i < digits; ++i) {
+      const unsigned d = static_cast<unsigned char>(s[20 + i]) - '0';
+      if (d > 9) return std::nullopt;
+      if (i < 6) frac_us = frac_us * 10 + d;  // truncated to µs, as below
+    }
+    for (size_t i = digits; i < 6; ++i) frac_us *= 10;
+  }
+  return DaysFromCivil(year, month, day) * kMicrosPerDay +
+         ((hour * 60 + minute) * 60 + second) * kMicrosPerSecond + frac_us;
+}
+
 bool LooksNumeric(std::string_view s) {
   size_t pos = s[0] == '-' ? 1 : 0;
   if (pos >= s.size() || !IsDigit(s[pos])) return false;
@@ -157,6 +198,7 @@ bool LooksNumeric(std::string_view s) {
 
 Result<int64_t> ParseTimestampString(std::string_view s) {
   if (s.empty()) return Status::InvalidArgument("timestamp: empty string");
+  if (std::optional<int64_t> us = ParseUtcFast(s)) return *us;
   if (LooksNumeric(s)) return ParseNumericString(s);
 
   size_t pos = 0;

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <limits>
+#include <random>
 #include <string>
 
 namespace sluice {
@@ -24,6 +26,43 @@ std::string Err(std::string_view s) {
   EXPECT_FALSE(r.ok()) << s << " parsed as " << (r.ok() ? *r : 0);
   EXPECT_TRUE(r.ok() || r.status().code() == Status::Code::kInvalidArgument);
   return r.status().message();
+}
+
+// "…Z" strings take a fixed-position fast path (timestamp.cc); the same instant written
+// with "+00:00" takes the general one. They must agree on every date, time and fraction,
+// and every "…Z" string the fast path does not accept must still get the general path's
+// answer (a leap second, a lower-case separator, a bad digit).
+TEST(TimestampString, FastUtcFormAgreesWithGeneralPath) {
+  std::mt19937_64 rng(42);
+  for (int i = 0; i < 20000; ++i) {
+    char buf[64];
+    const int year = 1 + static_cast<int>(rng() % 9999);
+    const int month = 1 + static_cast<int>(rng() % 12);
+    const int day = 1 + static_cast<int>(rng() % 31);  // some out of range for the month
+    const int hour = static_cast<int>(rng() % 25), minute = static_cast<int>(rng() % 61);
+    const int second = static_cast<int>(rng() % 62);
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d", year, month, day, hour, minute,
+                  second);
+    std::string base = buf;
+    const int digits = static_cast<int>(rng() % 11);  // 0 = none, 10 = too many
+    if (digits > 0) {
+      base += '.';
+      for (int d = 0; d < digits; ++d) base += static_cast<char>('0' + rng() % 10);
+    }
+    if (rng() % 50 == 0) base[static_cast<size_t>(rng() % base.size())] = 'x';
+    Result<int64_t> fast = ParseTimestampString(base + "Z");
+    Result<int64_t> general = ParseTimestampString(base + "+00:00");
+    ASSERT_EQ(fast.ok(), general.ok()) << base;
+    if (fast.ok()) {
+      ASSERT_EQ(*fast, *general) << base;
+    }
+  }
+  EXPECT_EQ(Ok("2024-05-01T12:34:56.123456789Z"), kRef + 123456);
+  EXPECT_EQ(Ok("2024-05-01t12:34:56Z"), kRef);
+  EXPECT_EQ(Ok("2024-05-01 12:34:56Z"), kRef);
+  EXPECT_EQ(Ok("2016-12-31T23:59:60Z"), Ok("2016-12-31T23:59:59.999999Z"));
+  // Refused by the fast path, worded by the general one.
+  EXPECT_NE(Err("2024-05-01T12:34:56.Z").find("unexpected 'Z' at offset 20"), std::string::npos);
 }
 
 TEST(TimestampString, Offsets) {
