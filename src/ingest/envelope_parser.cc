@@ -169,10 +169,17 @@ class MinifiedJson {
     Value(el);
     return {buf_.data(), static_cast<size_t>(p_ - buf_.data())};
   }
+  // After the caller has copied out what Write returned: a buffer grown by one huge
+  // object (a raised event size limit) is not kept for the thread's lifetime.
+  void Release() {
+    if (buf_.size() > kKeptBytes) std::vector<char>(kInitialBytes).swap(buf_);
+  }
 
  private:
   // Room for the longest number to_chars writes (a double: 24 bytes) and punctuation.
   static constexpr size_t kScalarBound = 32;
+  static constexpr size_t kInitialBytes = 4096;
+  static constexpr size_t kKeptBytes = 1 << 20;
 
   void Reserve(size_t n) {
     if (static_cast<size_t>(end_ - p_) >= n) return;
@@ -252,7 +259,7 @@ class MinifiedJson {
     }
   }
 
-  std::vector<char> buf_ = std::vector<char>(4096);
+  std::vector<char> buf_ = std::vector<char>(kInitialBytes);
   char* p_ = nullptr;
   char* end_ = nullptr;
 };
@@ -370,6 +377,7 @@ bool GetObject(const Field& f, std::string* out, std::string* error) {
   }
   thread_local MinifiedJson writer;
   out->assign(writer.Write(f.value));
+  writer.Release();
   return true;
 }
 

@@ -450,6 +450,26 @@ TEST(EnvelopeParser, PropertiesWriterNestsAndGrows) {
   EXPECT_EQ(One(R"({"type":"t","properties":)" + in + "}").properties, want);
 }
 
+// Past 1 MiB the writer lets its buffer go after the copy (a raised event limit); the
+// objects written before, after and again must come out whole.
+TEST(EnvelopeParser, PropertiesWriterAfterAHugeObject) {
+  ParseContext ctx = Ctx();
+  ctx.limits.max_event_bytes = 8 << 20;
+  const std::string huge = R"({"s":")" + std::string(3 << 20, 'h') + "\"}";
+  for (int round = 0; round < 2; ++round) {
+    ParsedBody out;
+    ASSERT_TRUE(
+        ParseBody(R"({"type":"t","properties":)" + huge + "}", BodyFormat::kAuto, ctx, &out).ok());
+    ASSERT_EQ(out.events.size(), 1u);
+    EXPECT_EQ(out.events[0].properties, huge);
+    ASSERT_TRUE(
+        ParseBody(R"({"type":"t","properties":{"small":[1,2]}})", BodyFormat::kAuto, ctx, &out)
+            .ok());
+    ASSERT_EQ(out.events.size(), 1u);
+    EXPECT_EQ(out.events[0].properties, R"({"small":[1,2]})");
+  }
+}
+
 TEST(EnvelopeParser, DeepNestingKept) {
   std::string deep, want;
   for (int i = 0; i < 500; ++i) deep += "{\"a\":[";
