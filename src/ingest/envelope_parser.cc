@@ -206,36 +206,41 @@ class MinifiedJson {
     p_ += text.size();
   }
 
+  // Every write reserves kScalarBound beyond what it writes, so at least 8 bytes are spare
+  // after any value: the ':' or ',' that follows one needs no check of its own.
+  void Open(char bracket) {
+    Reserve(kScalarBound);
+    *p_++ = bracket;
+  }
+  void Close(char bracket) {
+    if (p_[-1] == ',') --p_;  // the last member's comma becomes the closing bracket
+    Reserve(kScalarBound);
+    *p_++ = bracket;
+  }
+
   void Value(element el) {
     switch (el.type()) {
       case element_type::OBJECT: {
-        Reserve(kScalarBound);
-        *p_++ = '{';
+        Open('{');
         // Copied out: value_unsafe() on a temporary result would dangle in a range-for.
         const simdjson::dom::object obj = el.get_object().value_unsafe();
         for (simdjson::dom::key_value_pair kv : obj) {
-          String(kv.key);  // reserves room for the ':' and the ',' or '}' after it too
+          String(kv.key);
           *p_++ = ':';
           Value(kv.value);
           *p_++ = ',';
         }
-        if (p_[-1] == ',') --p_;  // the last member's comma becomes the closing brace
-        Reserve(kScalarBound);
-        *p_++ = '}';
+        Close('}');
         break;
       }
       case element_type::ARRAY: {
-        Reserve(kScalarBound);
-        *p_++ = '[';
+        Open('[');
         const simdjson::dom::array arr = el.get_array().value_unsafe();
         for (element v : arr) {
           Value(v);
-          Reserve(kScalarBound);
           *p_++ = ',';
         }
-        if (p_[-1] == ',') --p_;
-        Reserve(kScalarBound);
-        *p_++ = ']';
+        Close(']');
         break;
       }
       case element_type::STRING:

@@ -88,9 +88,12 @@ Result<SubmitResult> Ingestor::SubmitRecord(std::vector<Event>* events,
   std::lock_guard<std::mutex> lock(mu_);
   // Each insert misses the cache; slots prefetched this far ahead arrive in parallel.
   constexpr size_t kPrefetchAhead = 8;
-  for (size_t i = 0; i < std::min(n, kPrefetchAhead); ++i) index_.Prefetch(fps[i]);
+  auto prefetch = [&](size_t i) {
+    if (!(*events)[i].id_assigned) index_.Prefetch(fps[i]);  // assigned ids are not looked up
+  };
+  for (size_t i = 0; i < std::min(n, kPrefetchAhead); ++i) prefetch(i);
   for (size_t i = 0; i < n; ++i) {
-    if (i + kPrefetchAhead < n) index_.Prefetch(fps[i + kPrefetchAhead]);
+    if (i + kPrefetchAhead < n) prefetch(i + kPrefetchAhead);
     if (!(*events)[i].id_assigned && !index_.Insert(fps[i])) {
       fresh[i] = false;
       ++r.duplicates;
