@@ -633,7 +633,8 @@ Status ParseNdjson(Scratch& s, std::string_view body, const ParseContext& ctx, P
       continue;
     }
     element el;
-    // Lines live inside the padded copy, so parsing in place is safe.
+    // Every line is followed by the rest of the body and then the padding (a copy's, or
+    // the caller's), so parsing it in place is safe.
     if (auto err = s.dom.parse(line.data(), line.size(), false).get(el)) {
       out->errors.push_back({i, InvalidJson(err)});
       continue;
@@ -656,14 +657,20 @@ bool LooksLikeOneDocument(Scratch& s, std::string_view body) {
   return s.dom.parse(first.data(), first.size(), false).get(el) != simdjson::SUCCESS;
 }
 
-Status ParseInto(Scratch& s, std::string_view body, BodyFormat format, const ParseContext& ctx,
-                 ParsedBody* out) {
+static_assert(kBodyPadding == simdjson::SIMDJSON_PADDING);
+
+Status ParseInto(Scratch& s, std::string_view body, size_t readable_after, BodyFormat format,
+                 const ParseContext& ctx, ParsedBody* out) {
+  const char* readable_end = body.data() + body.size() + readable_after;
   if (body.substr(0, 3) == "\xEF\xBB\xBF") body.remove_prefix(3);  // UTF-8 byte order mark
   body = Trim(body);
   if (body.empty()) return Status::InvalidArgument("empty body");
 
-  const char* padded = CopyPadded(s, body);
-  body = std::string_view(padded, body.size());
+  // Trimming only adds to what may be read past the end.
+  if (static_cast<size_t>(readable_end - (body.data() + body.size())) < kBodyPadding) {
+    const char* padded = CopyPadded(s, body);
+    body = std::string_view(padded, body.size());
+  }
 
   bool one_document = format == BodyFormat::kJson;
   if (format == BodyFormat::kAuto) one_document = LooksLikeOneDocument(s, body);
@@ -672,15 +679,15 @@ Status ParseInto(Scratch& s, std::string_view body, BodyFormat format, const Par
 
 }  // namespace
 
-Status ParseBody(std::string_view body, BodyFormat format, const ParseContext& ctx,
-                 ParsedBody* out) {
+Status ParseBody(std::string_view body, BodyFormat format, const ParseContext& ctx, ParsedBody* out,
+                 size_t readable_after) {
   Scratch& s = GetScratch();
   s.slots_used = 0;  // out->events are now slots (NewEvent); the unused ones go at the end
   out->event_index.clear();
   out->errors.clear();
   out->rejected.clear();
   out->total = 0;
-  Status st = ParseInto(s, body, format, ctx, out);
+  Status st = ParseInto(s, body, readable_after, format, ctx, out);
   out->events.erase(out->events.begin() + s.slots_used, out->events.end());
   return st;
 }

@@ -77,12 +77,18 @@ struct ParseContext {
 // A leading UTF-8 byte order mark is skipped.
 //
 // `body` needs no simdjson padding: it is copied once into a thread-local padded buffer
-// (cheaper than a parse, and callers cannot get it wrong). The thread-local simdjson parsers
-// keep the capacity of the largest body the thread has parsed. The events already in `out`
-// are overwritten in place (their strings keep their buffers), so a caller that reuses one
-// ParsedBody per thread parses without a heap allocation per event.
-Status ParseBody(std::string_view body, BodyFormat format, const ParseContext& ctx,
-                 ParsedBody* out);
+// (cheaper than a parse, and callers cannot get it wrong), unless the caller says that at
+// least kBodyPadding bytes past its end may be read (`readable_after`; their content does
+// not matter, nothing is written): then it is parsed where it lies. The thread-local
+// simdjson parsers keep the capacity of the largest body the thread has parsed. The events
+// already in `out` are overwritten in place (their strings keep their buffers), so a caller
+// that reuses one ParsedBody per thread parses without a heap allocation per event.
+Status ParseBody(std::string_view body, BodyFormat format, const ParseContext& ctx, ParsedBody* out,
+                 size_t readable_after = 0);
+
+// What simdjson may read past the end of a JSON text (SIMDJSON_PADDING). A std::string body
+// with this much spare capacity can be passed with readable_after = capacity() - size().
+inline constexpr size_t kBodyPadding = 64;
 
 // A caller that keeps a ParsedBody for reuse should let go of its events when it holds more
 // than this, rather than hold them until its next parse.

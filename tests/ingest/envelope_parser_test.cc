@@ -389,6 +389,53 @@ TEST(EnvelopeParser, ReusedParsedBodyEqualsAFreshOne) {
   }
 }
 
+// A body with kBodyPadding readable bytes after it is parsed where it lies. Whatever those
+// bytes hold (here: characters that would change a JSON text if they were taken as part of
+// it), the result is the same as parsing a copy.
+TEST(EnvelopeParser, BodyWithReadablePaddingParsesInPlaceLikeACopy) {
+  const ParseContext ctx = Ctx();
+  const std::string event =
+      R"({"event_id":"e-1","type":"signup","user_id":"u","properties":{"n":12,"s":"x"},)"
+      R"("timestamp":"2024-05-01T00:00:00Z"})";
+  const std::string bodies[] = {
+      event + "\n" + event + "\nnot json\n" + R"({"type":"t","properties":{"v":1e5}})",
+      "\xEF\xBB\xBF" + event + "\n  \n",
+      "[" + event + "," + R"({"type":"t"})" + "]",
+      event,
+      R"({"type":"t","n":12)",   // truncated: the padding must not complete it
+      R"({"type":"t","v":123)",  // a number running into the padding
+      "[1",
+      "  \n\t ",
+  };
+  const std::string paddings[] = {std::string(kBodyPadding, '"'), std::string(kBodyPadding, '}'),
+                                  std::string(kBodyPadding, '7'), std::string(kBodyPadding, '\0')};
+  for (const std::string& body : bodies) {
+    for (const std::string& padding : paddings) {
+      SCOPED_TRACE(body + " | padding " + padding.substr(0, 1));
+      ParsedBody copied, in_place;
+      const Status a = ParseBody(body, BodyFormat::kAuto, ctx, &copied);
+      const std::string buffer = body + padding;
+      const Status b = ParseBody(std::string_view(buffer.data(), body.size()), BodyFormat::kAuto,
+                                 ctx, &in_place, padding.size());
+      ASSERT_EQ(a.ToString(), b.ToString());
+      ASSERT_EQ(in_place.total, copied.total);
+      ASSERT_EQ(in_place.event_index, copied.event_index);
+      ASSERT_EQ(in_place.errors.size(), copied.errors.size());
+      for (size_t i = 0; i < copied.errors.size(); ++i) {
+        EXPECT_EQ(in_place.errors[i].index, copied.errors[i].index);
+        EXPECT_EQ(in_place.errors[i].error, copied.errors[i].error);
+      }
+      ASSERT_EQ(in_place.events.size(), copied.events.size());
+      for (size_t i = 0; i < copied.events.size(); ++i) {
+        Event x = in_place.events[i];
+        if (x.id_assigned) x.event_id = copied.events[i].event_id;  // fresh UUIDs differ
+        ExpectSameEvent(x, copied.events[i]);
+      }
+      EXPECT_EQ(buffer, body + padding);  // nothing written, padding included
+    }
+  }
+}
+
 TEST(EnvelopeParser, UserIds) {
   Event e = One(R"({"type":"t","user_id":42,"anonymous_id":-3})");
   EXPECT_EQ(e.user_id, "42");
