@@ -2,7 +2,8 @@
 // 10M events, per search shape, as p50/p99 milliseconds.
 //
 // The store is filled the way the store consumer fills it: ~230-byte events in ts order
-// (14 days ending now), appended in batches of 100k rows with their log offset. 8 types
+// (14 days ending now), appended in batches of 100k rows with their log offset; then the
+// complete days are projected by user, as serve's archive pass does. 8 types
 // (skewed: page_view is half), 100k users, properties with a handful of keys. Filling
 // takes minutes on a small machine, so --db keeps the file for later runs (it is reused
 // when it already holds the requested number of events).
@@ -47,6 +48,9 @@ struct Args {
   std::string explain;
   bool compare_unsliced = true;
   bool fill_only = false;  // fill (or reuse) --db and exit: bench/query_ratio.sh serves it
+  // Off: the store opens without the user projection (and drops one --db holds), for the
+  // user_id shape's before/after.
+  bool user_projection = true;
 };
 
 std::string UuidLike(std::mt19937_64& rng, int64_t ts_us) {
@@ -126,7 +130,9 @@ int Run(const Args& args) {
     dir = mkdtemp(tmpl);
     db = dir + "/sluice.duckdb";
   }
-  auto opened = EventStore::Open(db);
+  EventStoreOptions options;
+  options.user_projection = args.user_projection;
+  auto opened = EventStore::Open(db, options);
   if (!opened.ok()) {
     std::fprintf(stderr, "open: %s\n", opened.status().ToString().c_str());
     return 1;
@@ -146,6 +152,26 @@ int Run(const Args& args) {
       return 1;
     }
     (void)store.Execute("CHECKPOINT");
+  }
+  {
+    // What serve's archive pass does a day at a time (store/user_projection.h): the days
+    // that ended over an hour ago, sorted by user, for the user_id shape.
+    const auto t0 = std::chrono::steady_clock::now();
+    int days = 0;
+    while (true) {
+      auto moved = store.ProjectNextDay(NowMicros(), 3600ll * 1000000);
+      if (!moved.ok()) {
+        std::fprintf(stderr, "user projection: %s\n", moved.status().ToString().c_str());
+        return 1;
+      }
+      if (!*moved) break;
+      ++days;
+    }
+    if (days > 0) {
+      (void)store.Execute("CHECKPOINT");
+      std::printf("user projection: %d day(s) in %.1f s\n", days,
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
   }
   if (args.fill_only) {
     std::printf("{\"events\":%lld}\n", static_cast<long long>(args.events));
@@ -333,10 +359,13 @@ int main(int argc, char** argv) {
       args.compare_unsliced = false;
     } else if (a == "--fill-only") {
       args.fill_only = args.keep = true;
+    } else if (a == "--no-user-projection") {
+      args.user_projection = false;
     } else {
       std::fprintf(stderr,
                    "usage: search_bench [--db FILE] [--events N] [--searches N] "
-                   "[--no-compare] [--fill-only] [--explain SQL-with-{events}]\n");
+                   "[--no-compare] [--fill-only] [--no-user-projection] "
+                   "[--explain SQL-with-{events}]\n");
       return 2;
     }
   }

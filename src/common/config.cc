@@ -90,6 +90,7 @@ Result<Config> LoadConfig(const std::string& path) {
       ReadInt(t, f, "store", "checkpoint_bytes", &c.store_checkpoint_bytes, 1 << 20));
   SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "store", "max_lag_ms", &c.store_max_lag_ms, 0));
   SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "store", "max_ack_delay_ms", &c.store_max_ack_delay_ms, 0));
+  SLUICE_RETURN_IF_ERROR(ReadBool(t, f, "store", "user_projection", &c.store_user_projection));
   SLUICE_RETURN_IF_ERROR(ReadBool(t, f, "archive", "enabled", &c.archive_enabled));
   SLUICE_RETURN_IF_ERROR(
       ReadInt(t, f, "archive", "lateness_minutes", &c.archive_lateness_minutes, 0));
@@ -132,6 +133,7 @@ Result<Config> LoadConfig(const std::string& path) {
                                    {"store", "checkpoint_bytes"},
                                    {"store", "max_lag_ms"},
                                    {"store", "max_ack_delay_ms"},
+                                   {"store", "user_projection"},
                                    {"archive", "enabled"},
                                    {"archive", "lateness_minutes"},
                                    {"archive", "interval_seconds"},

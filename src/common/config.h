@@ -45,6 +45,10 @@ struct Config {
   // search and metrics get at sustained load (SPEC §1.7).
   int store_max_lag_ms = 500;
   int store_max_ack_delay_ms = 2000;
+  // Keep a copy of the hot days sorted by user, for GET /v1/events?user_id= (SPEC §3.2;
+  // store/user_projection.h): about doubles the hot tier on disk. Needs [archive] enabled,
+  // whose scheduled pass builds it.
+  bool store_user_projection = true;
 
   // Tiers (SPEC §4): an hour is written to Parquet once it is `archive_lateness_minutes`
   // past its end; it stays in the hot table for `hot_days`, then lives only in the archive,

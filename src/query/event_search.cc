@@ -361,57 +361,58 @@ Result<EventSearchPage> SearchEvents(EventStore& store, const EventSearchRequest
   const EventSearchPage& page = rows.page;
   // A user's events: the hot rows are found by their integer user_key first (user_key.h);
   // the outer `user_id = ?` still decides, so a colliding key only costs a row read.
-  const std::string hot_filter =
-      request.user_id ? "user_key = " + std::to_string(UserKey(*request.user_id)) : "";
-  Status s = store.WithEventsView(
-      request.tenant, hot_filter,
-      [&](duck::Connection& con, const std::string& view_sql) -> Status {
-        // A user's events are sparse in every slice, and user_key makes one pass over the
-        // whole hot table cheap: slices would only add statements (7.7 on average).
-        if (!options.time_slices || request.user_id) {
-          return RunSlice(con, view_sql, base, request.from_us, request.to_us, want,
-                          /*narrow=*/false, &rows);
-        }
-        // Slices walk back from `anchor`: [anchor - w, hi), then w×8 below that, ...
-        // The first slice has no upper bound of its own (only `to` and the cursor), so
-        // events stamped in the future are found too.
-        int64_t anchor = options.now_us != 0 ? options.now_us : NowMicros();
-        if (request.to_us) anchor = std::min(anchor, *request.to_us);
-        if (request.after) anchor = std::min(anchor, request.after->ts_us);
-        std::optional<int64_t> hi = request.to_us;
-        int64_t width = kFirstSliceUs;
-        while (page.events.size() < want) {
-          std::optional<int64_t> lo;
-          bool final_slice = false;
-          if (anchor - kMinMicros <= width) {
-            final_slice = true;  // reaches year 1: nothing older exists
-          } else {
-            lo = anchor - width;
-          }
-          if (request.from_us && (!lo || *lo <= *request.from_us)) {
-            lo = request.from_us;
-            final_slice = true;
-          }
-          // Only the first slice is narrowed: it is where a page usually fills, and it is
-          // small, so when it holds few matches reading it twice costs little. A later,
-          // wider slice is reached when matches are sparse, and a second pass would
-          // double the scan that dominates then.
-          SLUICE_RETURN_IF_ERROR(RunSlice(con, view_sql, base, lo, hi, want - page.events.size(),
-                                          /*narrow=*/page.statements == 0, &rows));
-          if (final_slice) break;
-          hi = lo;
-          // `width` is how far back from the anchor the slices have reached.
-          const int64_t grown = width > INT64_MAX / kSliceGrowth ? INT64_MAX : width * kSliceGrowth;
-          const size_t found = page.events.size();
-          const double extra = found == 0 ? 0.0
-                                          : 2.0 * static_cast<double>(width) *
-                                                static_cast<double>(want - found) / found;
-          width = found == 0 || static_cast<double>(width) + extra >= static_cast<double>(grown)
-                      ? grown
-                      : width + std::max(kMinSliceUs, static_cast<int64_t>(extra));
-        }
-        return Status::OK();
-      });
+  // Older days come from the user projection, sorted by user (store/user_projection.h).
+  auto run = [&](duck::Connection& con, const std::string& view_sql) -> Status {
+    // A user's events are sparse in every slice, and user_key makes one pass over the
+    // whole hot table cheap: slices would only add statements (7.7 on average).
+    if (!options.time_slices || request.user_id) {
+      return RunSlice(con, view_sql, base, request.from_us, request.to_us, want,
+                      /*narrow=*/false, &rows);
+    }
+    // Slices walk back from `anchor`: [anchor - w, hi), then w×8 below that, ...
+    // The first slice has no upper bound of its own (only `to` and the cursor), so
+    // events stamped in the future are found too.
+    int64_t anchor = options.now_us != 0 ? options.now_us : NowMicros();
+    if (request.to_us) anchor = std::min(anchor, *request.to_us);
+    if (request.after) anchor = std::min(anchor, request.after->ts_us);
+    std::optional<int64_t> hi = request.to_us;
+    int64_t width = kFirstSliceUs;
+    while (page.events.size() < want) {
+      std::optional<int64_t> lo;
+      bool final_slice = false;
+      if (anchor - kMinMicros <= width) {
+        final_slice = true;  // reaches year 1: nothing older exists
+      } else {
+        lo = anchor - width;
+      }
+      if (request.from_us && (!lo || *lo <= *request.from_us)) {
+        lo = request.from_us;
+        final_slice = true;
+      }
+      // Only the first slice is narrowed: it is where a page usually fills, and it is
+      // small, so when it holds few matches reading it twice costs little. A later,
+      // wider slice is reached when matches are sparse, and a second pass would
+      // double the scan that dominates then.
+      SLUICE_RETURN_IF_ERROR(RunSlice(con, view_sql, base, lo, hi, want - page.events.size(),
+                                      /*narrow=*/page.statements == 0, &rows));
+      if (final_slice) break;
+      hi = lo;
+      // `width` is how far back from the anchor the slices have reached.
+      const int64_t grown = width > INT64_MAX / kSliceGrowth ? INT64_MAX : width * kSliceGrowth;
+      const size_t found = page.events.size();
+      const double extra =
+          found == 0 ? 0.0
+                     : 2.0 * static_cast<double>(width) * static_cast<double>(want - found) / found;
+      width = found == 0 || static_cast<double>(width) + extra >= static_cast<double>(grown)
+                  ? grown
+                  : width + std::max(kMinSliceUs, static_cast<int64_t>(extra));
+    }
+    return Status::OK();
+  };
+  Status s = request.user_id ? store.WithUserEventsView(
+                                   request.tenant,
+                                   "user_key = " + std::to_string(UserKey(*request.user_id)), run)
+                             : store.WithEventsView(request.tenant, run);
   if (!s.ok()) return s;
   if (rows.page.events.size() > static_cast<size_t>(request.limit)) {
     rows.page.events.resize(request.limit);

@@ -62,6 +62,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, bool start_co
     store_options.threads = config.store_threads;
     store_options.memory_limit_bytes = config.store_memory_limit_bytes;
     store_options.checkpoint_bytes = config.store_checkpoint_bytes;
+    store_options.user_projection = config.store_user_projection;
     store_options.archive_root = std::filesystem::absolute(paths.archive()).lexically_normal();
     // The archive is read (events view) and written (archiver: staging, then rename);
     // nothing else outside DuckDB's own files is ever opened through SQL.
@@ -120,7 +121,9 @@ void Engine::ArchiveLoop() {
     if (!s.ok()) {
       spdlog::error("archive pass failed after {} ms (retrying next interval): {}", ms,
                     s.ToString());
-    } else if (stats.files_written + stats.hours_evicted + stats.hours_expired > 0) {
+    } else if (stats.files_written + stats.hours_evicted + stats.hours_expired +
+                   stats.days_projected >
+               0) {
       spdlog::info("archive pass in {} ms: {}", ms, stats.ToString());
     }
     lock.lock();

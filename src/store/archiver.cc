@@ -19,6 +19,7 @@
 #include "log/log_files.h"
 #include "store/events_view.h"
 #include "store/user_key.h"
+#include "store/user_projection.h"
 
 namespace sluice {
 
@@ -124,9 +125,10 @@ std::string ArchiveStats::ToString() const {
   return fmt::format(
       "archived {} hour(s) ({} file(s), {} rows, {} bytes), evicted {} hour(s) ({} hot rows), "
       "expired {} hour(s), compacted {} hour(s), removed {} file(s), rehydrated {} hour(s) "
-      "({} rows)",
+      "({} rows), projected {} day(s) by user",
       hours_archived, files_written, rows_written, bytes_written, hours_evicted, rows_evicted,
-      hours_expired, hours_compacted, files_removed, hours_rehydrated, rows_rehydrated);
+      hours_expired, hours_compacted, files_removed, hours_rehydrated, rows_rehydrated,
+      days_projected);
 }
 
 Archiver::Archiver(EventStore* store, ArchiverOptions options)
@@ -270,11 +272,12 @@ Status Archiver::ArchiveHour(duck::Connection& con, const Hour& h, uint64_t lo, 
       // Every hot row of the hour up to hi is now in a recorded file: below lo from
       // earlier passes (or rehydrated, offset 0), in [lo, hi] from this one or a
       // duplicate of an archived id.
-      auto n =
-          QueryCount(con, "DELETE FROM events_hot WHERE " + HourPredicate(h.tenant, h.hour_us) +
-                              fmt::format(" AND log_offset <= {}", hi));
+      const std::string evicted =
+          HourPredicate(h.tenant, h.hour_us) + fmt::format(" AND log_offset <= {}", hi);
+      auto n = QueryCount(con, "DELETE FROM events_hot WHERE " + evicted);
       if (!n.ok()) return n.status();
       deleted = static_cast<uint64_t>(*n);
+      if (store_->user_projection()) SLUICE_RETURN_IF_ERROR(DeleteFromProjection(con, evicted));
     }
     return Status::OK();
   }));
@@ -430,6 +433,9 @@ Status Archiver::ApplyRetention(ArchiveStats* stats) {
       const std::string where = "tenant = " + SqlQuote(h.tenant) + " AND hour = " + Ts(h.hour_us);
       SLUICE_RETURN_IF_ERROR(
           con->Exec("DELETE FROM events_hot WHERE " + HourPredicate(h.tenant, h.hour_us)));
+      if (store_->user_projection()) {
+        SLUICE_RETURN_IF_ERROR(DeleteFromProjection(*con, HourPredicate(h.tenant, h.hour_us)));
+      }
       SLUICE_RETURN_IF_ERROR(con->Exec("DELETE FROM archive_files WHERE " + where));
       return con->Exec("DELETE FROM archive_hours WHERE " + where);
     }));
@@ -516,6 +522,10 @@ Status Archiver::Rehydrate(int64_t from_us, int64_t to_us, const std::string& te
         n = *r;
         // SQL cannot compute the key; set it before the rows become visible.
         SLUICE_RETURN_IF_ERROR(FillUserKeys(*con, HourPredicate(h.tenant, h.hour_us)));
+        if (store_->user_projection()) {
+          SLUICE_RETURN_IF_ERROR(
+              RecopyProjectedHour(*con, HourPredicate(h.tenant, h.hour_us), h.hour_us + kHourUs));
+        }
       }
       return con->Exec("UPDATE archive_hours SET evicted = false, rehydrated_at = " + Ts(now) +
                        " WHERE tenant = " + SqlQuote(h.tenant) + " AND hour = " + Ts(h.hour_us));
@@ -526,10 +536,21 @@ Status Archiver::Rehydrate(int64_t from_us, int64_t to_us, const std::string& te
   return Status::OK();
 }
 
+Status Archiver::ProjectUsers(ArchiveStats* stats) {
+  std::lock_guard<std::mutex> lock(pass_mu_);
+  // One day per pass: a store that starts with many unprojected days (an upgrade, a
+  // restore) catches up over a few passes instead of in one long one.
+  auto moved = store_->ProjectNextDay(Now(), options_.lateness_us);
+  if (!moved.ok()) return moved.status();
+  stats->days_projected += *moved ? 1 : 0;
+  return Status::OK();
+}
+
 Status Archiver::RunScheduled(ArchiveStats* stats) {
   SLUICE_RETURN_IF_ERROR(Archive(stats));
   SLUICE_RETURN_IF_ERROR(Evict(stats));
-  return ApplyRetention(stats);
+  SLUICE_RETURN_IF_ERROR(ApplyRetention(stats));
+  return ProjectUsers(stats);
 }
 
 }  // namespace sluice

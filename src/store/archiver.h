@@ -24,6 +24,9 @@
 //   Compact  — an hour with several files gets them merged into one.
 //   Rehydrate— evicted hours are copied back into the hot table (minus ids already there)
 //              and unmarked in one transaction; they stay hot for another `hot_days`.
+//   ProjectUsers — the next complete day of hot rows is copied, sorted by user, into the
+//              user projection (user_projection.h). Evict, Retention and Rehydrate change
+//              the projection in the transactions that change events_hot.
 #pragma once
 
 #include <cstdint>
@@ -57,6 +60,7 @@ struct ArchiveStats {
   uint64_t files_removed = 0;
   uint64_t hours_rehydrated = 0;
   uint64_t rows_rehydrated = 0;
+  uint64_t days_projected = 0;  // user projection steps (user_projection.h)
   std::string ToString() const;
 };
 
@@ -68,8 +72,11 @@ class Archiver {
   // row names. Run before the first step (Engine does, at open).
   Status Recover();
 
-  // The scheduled pass of `serve`: Archive, Evict, Retention.
+  // The scheduled pass of `serve`: Archive, Evict, Retention, ProjectUsers.
   Status RunScheduled(ArchiveStats* stats);
+  // One EventStore::ProjectNextDay step, days `lateness` past their end; serialized with
+  // the steps here, which also change events_hot.
+  Status ProjectUsers(ArchiveStats* stats);
   Status Archive(ArchiveStats* stats);
   Status Evict(ArchiveStats* stats);
   Status ApplyRetention(ArchiveStats* stats);

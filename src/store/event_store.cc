@@ -6,6 +6,7 @@
 
 #include "store/events_view.h"
 #include "store/user_key.h"
+#include "store/user_projection.h"
 
 namespace sluice {
 
@@ -22,13 +23,15 @@ namespace {
 // that analysis cut the store consumer's CPU per row by 15-18% at the same bytes per row
 // (bench/store_throughput.cc, bench/README.md "Store consumer"). Low-cardinality columns
 // keep DuckDB's choice (dictionary/RLE). Tables made before keep their compression.
-constexpr const char* kSchema =
-    "CREATE TABLE IF NOT EXISTS events_hot ("
-    " tenant VARCHAR NOT NULL, event_id VARCHAR NOT NULL USING COMPRESSION fsst,"
+//
+// events_by_user (user_projection.h) has the same columns, in the same order.
+constexpr const char* kHotColumnsDdl =
+    "(tenant VARCHAR NOT NULL, event_id VARCHAR NOT NULL USING COMPRESSION fsst,"
     " type VARCHAR NOT NULL, ts TIMESTAMP NOT NULL, received_at TIMESTAMP NOT NULL,"
     " user_id VARCHAR USING COMPRESSION fsst, anonymous_id VARCHAR,"
     " properties JSON USING COMPRESSION fsst, context JSON, source VARCHAR,"
-    " log_offset UBIGINT NOT NULL DEFAULT 0, user_key UINTEGER);"
+    " log_offset UBIGINT NOT NULL DEFAULT 0, user_key UINTEGER);";
+constexpr const char* kSchema =
     "CREATE TABLE IF NOT EXISTS consumer_offsets (name VARCHAR PRIMARY KEY, log_offset UBIGINT);"
     "CREATE TABLE IF NOT EXISTS archive_hours (tenant VARCHAR NOT NULL, hour TIMESTAMP NOT NULL,"
     " watermark UBIGINT NOT NULL, evicted BOOLEAN NOT NULL DEFAULT false,"
@@ -82,6 +85,58 @@ void SetOptional(duckdb_vector v, idx_t row, const std::string& s) {
   }
 }
 
+// Appends events get(0..n) to `table` (events_hot's columns) inside the caller's
+// transaction. Whole data chunks rather than row-by-row appends: no per-value call and
+// type dispatch. The chunk types come from the table, so nothing is cast.
+template <typename Get>
+Status AppendEvents(duck::Connection& con, const char* table, size_t count, Get get) {
+  auto app = duck::Appender::Create(con, table);
+  if (!app.ok()) return app.status();
+  if (app->column_count() != kNumColumns) {
+    return Status::Internal(std::string("store: ") + table + " has " +
+                            std::to_string(app->column_count()) + " columns, expected " +
+                            std::to_string(kNumColumns));
+  }
+  const size_t cap = duckdb_vector_size();
+  for (size_t i = 0; i < count;) {
+    duck::DataChunk chunk = app->NewChunk();
+    if (!chunk) return Status::Internal("store: cannot allocate a data chunk");
+    duckdb_vector v[kNumColumns];
+    for (idx_t c = 0; c < kNumColumns; ++c) v[c] = chunk.column(c);
+    auto* ts = static_cast<duckdb_timestamp*>(duckdb_vector_get_data(v[kTs]));
+    auto* received = static_cast<duckdb_timestamp*>(duckdb_vector_get_data(v[kReceivedAt]));
+    auto* log_offset = static_cast<uint64_t*>(duckdb_vector_get_data(v[kLogOffset]));
+    auto* user_key = static_cast<uint32_t*>(duckdb_vector_get_data(v[kUserKey]));
+    const size_t n = std::min(cap, count - i);
+    for (size_t row = 0; row < n; ++row, ++i) {
+      const Event& e = get(i);
+      duck::SetString(v[kTenant], row, e.tenant);
+      duck::SetString(v[kEventId], row, e.event_id);
+      duck::SetString(v[kType], row, e.type);
+      ts[row].micros = e.ts_us;
+      received[row].micros = e.received_at_us;
+      SetOptional(v[kUserId], row, e.user_id);
+      SetOptional(v[kAnonymousId], row, e.anonymous_id);
+      SetOptional(v[kProperties], row, e.properties);
+      SetOptional(v[kContext], row, e.context);
+      SetOptional(v[kSource], row, e.source);
+      log_offset[row] = e.log_offset;
+      if (e.user_id.empty()) {
+        duck::SetNull(v[kUserKey], row);
+      } else {
+        user_key[row] = UserKey(e.user_id);
+      }
+    }
+    chunk.set_size(n);
+    SLUICE_RETURN_IF_ERROR(app->AppendChunk(chunk));
+  }
+  // Hands the buffered rows to the table inside this transaction; constraint errors
+  // surface here.
+  return app->Close();
+}
+
+std::string TsLiteral(int64_t us) { return "make_timestamp(" + std::to_string(us) + "::BIGINT)"; }
+
 }  // namespace
 
 Result<std::unique_ptr<EventStore>> EventStore::Open(const std::string& path,
@@ -102,6 +157,7 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const std::string& path,
   std::unique_ptr<EventStore> store(new EventStore());
   store->db_ = std::move(*db);
   store->archive_root_ = options.archive_root;
+  store->user_projection_ = options.user_projection;
   SLUICE_RETURN_IF_ERROR(store->Init());
   if (!options.file_roots.empty()) SLUICE_RETURN_IF_ERROR(store->RestrictFiles(options.file_roots));
   return store;
@@ -135,7 +191,22 @@ Status EventStore::Init() {
       return s;
     }
   }
-  return con_.Exec(kSchema);
+  SLUICE_RETURN_IF_ERROR(
+      con_.Exec(std::string("CREATE TABLE IF NOT EXISTS events_hot ") + kHotColumnsDdl));
+  SLUICE_RETURN_IF_ERROR(con_.Exec(kSchema));
+  if (!user_projection_) {
+    // Turned off: a projection left from before would go stale, and turning it back on
+    // starts over from an empty one.
+    return con_.Exec("DROP TABLE IF EXISTS events_by_user; DROP TABLE IF EXISTS user_projection");
+  }
+  SLUICE_RETURN_IF_ERROR(
+      con_.Exec(std::string("CREATE TABLE IF NOT EXISTS events_by_user ") + kHotColumnsDdl +
+                "CREATE TABLE IF NOT EXISTS user_projection (through TIMESTAMP NOT NULL);"));
+  auto p = LoadProjectedUntil(con_);
+  if (!p.ok()) return p.status();
+  projected_until_ = *p;
+  // A step that crashed between its copy and the move of P left rows at or past P.
+  return DeleteFromProjection(con_, *p ? "ts >= " + TsLiteral(**p) : "true");
 }
 
 Status EventStore::RestrictFiles(const std::vector<std::string>& roots) {
@@ -196,50 +267,19 @@ Status EventStore::WriteBatch(const std::vector<Event>& events,
                               const std::vector<ConnectorCheckpoint>& checkpoints,
                               const std::string& consumer, uint64_t new_offset) {
   if (!events.empty()) {
-    auto app = duck::Appender::Create(con_, "events_hot");
-    if (!app.ok()) return app.status();
-    if (app->column_count() != kNumColumns) {
-      return Status::Internal("store: events table has " + std::to_string(app->column_count()) +
-                              " columns, expected " + std::to_string(kNumColumns));
-    }
-    // Whole data chunks rather than row-by-row appends: no per-value call and type
-    // dispatch. The chunk types come from the table, so nothing is cast.
-    const size_t cap = duckdb_vector_size();
-    for (size_t i = 0; i < events.size();) {
-      duck::DataChunk chunk = app->NewChunk();
-      if (!chunk) return Status::Internal("store: cannot allocate a data chunk");
-      duckdb_vector v[kNumColumns];
-      for (idx_t c = 0; c < kNumColumns; ++c) v[c] = chunk.column(c);
-      auto* ts = static_cast<duckdb_timestamp*>(duckdb_vector_get_data(v[kTs]));
-      auto* received = static_cast<duckdb_timestamp*>(duckdb_vector_get_data(v[kReceivedAt]));
-      auto* log_offset = static_cast<uint64_t*>(duckdb_vector_get_data(v[kLogOffset]));
-      auto* user_key = static_cast<uint32_t*>(duckdb_vector_get_data(v[kUserKey]));
-      const size_t n = std::min(cap, events.size() - i);
-      for (size_t row = 0; row < n; ++row, ++i) {
-        const Event& e = events[i];
-        duck::SetString(v[kTenant], row, e.tenant);
-        duck::SetString(v[kEventId], row, e.event_id);
-        duck::SetString(v[kType], row, e.type);
-        ts[row].micros = e.ts_us;
-        received[row].micros = e.received_at_us;
-        SetOptional(v[kUserId], row, e.user_id);
-        SetOptional(v[kAnonymousId], row, e.anonymous_id);
-        SetOptional(v[kProperties], row, e.properties);
-        SetOptional(v[kContext], row, e.context);
-        SetOptional(v[kSource], row, e.source);
-        log_offset[row] = e.log_offset;
-        if (e.user_id.empty()) {
-          duck::SetNull(v[kUserKey], row);
-        } else {
-          user_key[row] = UserKey(e.user_id);
-        }
+    SLUICE_RETURN_IF_ERROR(AppendEvents(con_, "events_hot", events.size(),
+                                        [&](size_t i) -> const Event& { return events[i]; }));
+    // Late events for days already projected go to the projection too (user_projection.h).
+    if (projected_until_) {
+      std::vector<const Event*> late;
+      for (const Event& e : events) {
+        if (e.ts_us < *projected_until_) late.push_back(&e);
       }
-      chunk.set_size(n);
-      SLUICE_RETURN_IF_ERROR(app->AppendChunk(chunk));
+      if (!late.empty()) {
+        SLUICE_RETURN_IF_ERROR(AppendEvents(con_, "events_by_user", late.size(),
+                                            [&](size_t i) -> const Event& { return *late[i]; }));
+      }
     }
-    // Hands the buffered rows to the table inside this transaction; constraint errors
-    // surface here.
-    SLUICE_RETURN_IF_ERROR(app->Close());
   }
   // Only the newest checkpoint per connector matters; one upsert each.
   std::vector<const ConnectorCheckpoint*> newest;
@@ -432,31 +472,137 @@ Status EventStore::ForEachEventId(
                         });
 }
 
-Status EventStore::WithEventsView(
-    const std::string& tenant_or_empty,
-    const std::function<Status(duck::Connection& con, const std::string& view_sql)>& fn) {
-  return WithEventsView(tenant_or_empty, "", fn);
-}
+namespace {
 
-Status EventStore::WithEventsView(
-    const std::string& tenant_or_empty, const std::string& hot_filter,
+// Runs fn on a fresh connection inside one read transaction, with the view's SELECT for
+// `tenant_or_empty` and the hot branch `hot` decides (see WithEventsView).
+Status RunInView(
+    const duck::Database& db, const std::string& archive_root, const std::string& tenant_or_empty,
+    const std::function<Result<HotBranch>(duck::Connection& con)>& hot,
     const std::function<Status(duck::Connection& con, const std::string& view_sql)>& fn) {
-  // A connection of its own: results may stream while fn runs, and con_ must remain free
-  // for the consumer's batches meanwhile. The shared lock keeps the archive's files from
-  // being deleted under the query (archiver.h takes it exclusively to unlink).
-  std::shared_lock<std::shared_mutex> files(archive_files_mu_);
-  auto con = duck::Connection::Open(db_);
+  auto con = duck::Connection::Open(db);
   if (!con.ok()) return con.status();
   // One transaction: the file list read for the view and the rows the query reads come
   // from the same snapshot, so a move between tiers is seen either before or after.
   SLUICE_RETURN_IF_ERROR(con->Exec("BEGIN TRANSACTION"));
   Status s = [&]() -> Status {
-    auto view = EventsViewSql(*con, archive_root_, tenant_or_empty, hot_filter);
+    auto branch = hot(*con);
+    if (!branch.ok()) return branch.status();
+    auto view = EventsViewSql(*con, archive_root, tenant_or_empty, *branch);
     if (!view.ok()) return view.status();
     return fn(*con, *view);
   }();
   (void)con->Exec(s.ok() ? "COMMIT" : "ROLLBACK");
   return s;
+}
+
+// The single BIGINT of `sql`'s first row; empty when it has none or it is NULL.
+Result<std::optional<int64_t>> QueryInt64(duck::Connection& con, const std::string& sql) {
+  auto r = con.Query(sql);
+  if (!r.ok()) return r.status();
+  Status st;
+  duck::DataChunk chunk = r->FetchChunk(&st);
+  if (!st.ok()) return st;
+  if (!chunk || chunk.size() == 0 || !duck::IsValid(chunk.column(0), 0)) {
+    return std::optional<int64_t>();
+  }
+  return std::optional<int64_t>(
+      static_cast<const int64_t*>(duckdb_vector_get_data(chunk.column(0)))[0]);
+}
+
+}  // namespace
+
+Status EventStore::WithEventsView(
+    const std::string& tenant_or_empty,
+    const std::function<Status(duck::Connection& con, const std::string& view_sql)>& fn) {
+  // A connection of its own: results may stream while fn runs, and con_ must remain free
+  // for the consumer's batches meanwhile. The shared lock keeps the archive's files from
+  // being deleted under the query (archiver.h takes it exclusively to unlink).
+  std::shared_lock<std::shared_mutex> files(archive_files_mu_);
+  return RunInView(
+      db_, archive_root_, tenant_or_empty,
+      [](duck::Connection&) -> Result<HotBranch> { return HotBranch{}; }, fn);
+}
+
+Status EventStore::WithUserEventsView(
+    const std::string& tenant, const std::string& user_filter,
+    const std::function<Status(duck::Connection& con, const std::string& view_sql)>& fn) {
+  std::shared_lock<std::shared_mutex> files(archive_files_mu_);
+  return RunInView(
+      db_, archive_root_, tenant,
+      [&](duck::Connection& con) -> Result<HotBranch> {
+        HotBranch hot{user_filter, std::nullopt};
+        if (!user_projection_) return hot;
+        // P in this snapshot: the rows below it are the same in both tables here.
+        auto p = LoadProjectedUntil(con);
+        if (!p.ok()) return p.status();
+        hot.projected_until = *p;
+        return hot;
+      },
+      fn);
+}
+
+Result<bool> EventStore::ProjectNextDay(int64_t now_us, int64_t grace_us) {
+  if (!user_projection_) return false;
+  // Days that ended by then are complete enough to sort; later arrivals are copied one by
+  // one by AppendBatch.
+  const int64_t limit = FloorProjectionDay(now_us - grace_us);
+  auto con = duck::Connection::Open(db_);
+  if (!con.ok()) return con.status();
+  std::optional<int64_t> from, to;
+  uint64_t fence = 0;
+  auto range = [&] {
+    return (from ? "ts >= " + TsLiteral(*from) + " AND " : std::string()) + "ts < " +
+           TsLiteral(*to);
+  };
+  // The bulk copy, in a snapshot of its own: batches keep committing meanwhile, and those
+  // with rows in the day are the ones the second part copies.
+  SLUICE_RETURN_IF_ERROR(con->Exec("BEGIN TRANSACTION"));
+  Status s = [&]() -> Status {
+    auto p = LoadProjectedUntil(*con);
+    if (!p.ok()) return p.status();
+    from = *p;
+    // What an earlier step copied before failing or crashing short of moving P.
+    SLUICE_RETURN_IF_ERROR(DeleteFromProjection(*con, from ? "ts >= " + TsLiteral(*from) : "true"));
+    auto first = QueryInt64(*con, "SELECT epoch_us(min(ts)) FROM events_hot" +
+                                      (from ? " WHERE ts >= " + TsLiteral(*from) : ""));
+    if (!first.ok()) return first.status();
+    // Nothing between P and the first day with rows: P jumps there without a copy.
+    const int64_t next = *first ? FloorProjectionDay(**first) + kProjectionDayUs : limit;
+    if (next > limit || (from && next <= *from)) return Status::OK();
+    to = next;
+    // Every batch that commits after this snapshot has rows past this offset
+    // (StoreConsumer writes whole records in log order).
+    auto top = QueryInt64(*con, "SELECT max(log_offset)::BIGINT FROM events_hot");
+    if (!top.ok()) return top.status();
+    fence = static_cast<uint64_t>(top->value_or(0));
+    return CopyToProjection(*con, range());
+  }();
+  if (s.ok()) s = con->Exec("COMMIT");
+  if (!s.ok()) {
+    (void)con->Exec("ROLLBACK");
+    return s;
+  }
+  if (!to) return false;
+  if (between_projection_phases_hook_) SLUICE_RETURN_IF_ERROR(between_projection_phases_hook_());
+
+  std::lock_guard<std::mutex> lock(mu_);
+  if (projected_until_ != from) {
+    return Status::Internal("user projection: P moved during a step; steps must not overlap");
+  }
+  SLUICE_RETURN_IF_ERROR(con_.Exec("BEGIN TRANSACTION"));
+  s = CopyToProjection(con_, range() + " AND log_offset > " + std::to_string(fence));
+  if (s.ok()) {
+    s = con_.Exec("DELETE FROM user_projection; INSERT INTO user_projection VALUES (" +
+                  TsLiteral(*to) + ")");
+  }
+  if (s.ok()) s = con_.Exec("COMMIT");
+  if (!s.ok()) {
+    (void)con_.Exec("ROLLBACK");
+    return s;
+  }
+  projected_until_ = to;
+  return true;
 }
 
 Status EventStore::Execute(const std::string& sql) {

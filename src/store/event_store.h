@@ -23,6 +23,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -57,6 +58,8 @@ struct EventStoreOptions {
   // defence in depth for user SQL (sql_query.h): even a query that got past the guard
   // cannot read /etc/passwd or write outside the archive.
   std::vector<std::string> file_roots;
+  // Keep events_by_user, the hot days sorted by user (user_projection.h). Off drops it.
+  bool user_projection = true;
 };
 
 class EventStore {
@@ -121,10 +124,22 @@ class EventStore {
   Status WithEventsView(
       const std::string& tenant_or_empty,
       const std::function<Status(duck::Connection& con, const std::string& view_sql)>& fn);
-  // The same, with `hot_filter` narrowing the hot branch (events_view.h).
-  Status WithEventsView(
-      const std::string& tenant_or_empty, const std::string& hot_filter,
+  // The same for one user's events: `user_filter` (user_key = K, user_key.h) narrows the
+  // hot branch, which reads the days below P from the user projection.
+  Status WithUserEventsView(
+      const std::string& tenant, const std::string& user_filter,
       const std::function<Status(duck::Connection& con, const std::string& view_sql)>& fn);
+
+  // One step of the user projection (user_projection.h): copies the hot rows of the day at
+  // P, sorted by user, into events_by_user and moves P past it, provided that day ended
+  // `grace_us` before `now_us`. A P with no rows at all before the next day with events
+  // jumps ahead without copying. Returns whether P moved. The copy runs beside the store
+  // consumer's batches (its own connection and transaction); only the rows those batches
+  // committed meanwhile are copied again under the batch lock, with the move of P, so the
+  // consumer waits for that short second part only. Callers serialize steps with the
+  // archiver's (Archiver::RunScheduled runs it).
+  Result<bool> ProjectNextDay(int64_t now_us, int64_t grace_us);
+  bool user_projection() const { return user_projection_; }
 
   const duck::Database& db() const { return db_; }
   const std::string& archive_root() const { return archive_root_; }
@@ -136,6 +151,10 @@ class EventStore {
   // COMMIT; a non-OK status aborts the batch (and a hook may _exit to simulate a crash).
   void SetBeforeCommitHookForTest(std::function<Status()> hook) {
     before_commit_hook_ = std::move(hook);
+  }
+  // Test hook run by ProjectNextDay between its bulk copy and the move of P.
+  void SetBetweenProjectionPhasesHookForTest(std::function<Status()> hook) {
+    between_projection_phases_hook_ = std::move(hook);
   }
 
  private:
@@ -164,6 +183,11 @@ class EventStore {
   duck::PreparedStatement checkpoint_upsert_;
   size_t checkpoint_upsert_rows_ = 0;
   std::function<Status()> before_commit_hook_;
+  std::function<Status()> between_projection_phases_hook_;
+  bool user_projection_ = false;
+  // P as last committed (under mu_): AppendBatch copies its rows below it to the
+  // projection. Empty until the first step.
+  std::optional<int64_t> projected_until_;
   std::string archive_root_;
   std::shared_mutex archive_files_mu_;
 };

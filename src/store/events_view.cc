@@ -19,8 +19,7 @@ std::string SqlQuote(std::string_view s) {
 }
 
 Result<std::string> EventsViewSql(duck::Connection& con, const std::string& archive_root,
-                                  const std::string& tenant_or_empty,
-                                  const std::string& hot_filter) {
+                                  const std::string& tenant_or_empty, const HotBranch& hot) {
   const bool one = !tenant_or_empty.empty();
   auto stmt =
       con.Prepare(std::string("SELECT f.tenant, f.file FROM archive_files f JOIN archive_hours h "
@@ -42,9 +41,25 @@ Result<std::string> EventsViewSql(duck::Connection& con, const std::string& arch
     }
   }
 
-  std::string sql = std::string("SELECT ") + kEventsViewColumns + " FROM events_hot";
-  if (one) sql += " WHERE tenant = " + SqlQuote(tenant_or_empty);
-  if (!hot_filter.empty()) sql += std::string(one ? " AND (" : " WHERE (") + hot_filter + ")";
+  // One SELECT of `table` with the tenant, the filter and `ts_bound` ANDed.
+  auto branch = [&](const char* table, const std::string& ts_bound) {
+    std::vector<std::string> where;
+    if (one) where.push_back("tenant = " + SqlQuote(tenant_or_empty));
+    if (!hot.filter.empty()) where.push_back("(" + hot.filter + ")");
+    if (!ts_bound.empty()) where.push_back(ts_bound);
+    std::string s = std::string("SELECT ") + kEventsViewColumns + " FROM " + table;
+    for (size_t i = 0; i < where.size(); ++i) s += (i == 0 ? " WHERE " : " AND ") + where[i];
+    return s;
+  };
+  std::string sql;
+  if (hot.projected_until) {
+    // A literal bound, not a subquery: the ts zone maps of events_hot prune on it.
+    const std::string p = "make_timestamp(" + std::to_string(*hot.projected_until) + "::BIGINT)";
+    sql =
+        branch("events_hot", "ts >= " + p) + " UNION ALL " + branch("events_by_user", "ts < " + p);
+  } else {
+    sql = branch("events_hot", "");
+  }
   for (const auto& [tenant, paths] : files) {
     sql += " UNION ALL SELECT " + SqlQuote(tenant) +
            " AS tenant, event_id, type, ts, received_at, user_id, anonymous_id, "

@@ -13,6 +13,8 @@
 // the query (EventStore::WithEventsView does this).
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -27,13 +29,20 @@ inline constexpr const char* kEventsViewColumns =
     "tenant, event_id, type, ts, received_at, user_id, anonymous_id, properties, context, "
     "source";
 
+// How the view reads the hot tier.
+struct HotBranch {
+  // ANDed to the hot branch only: a predicate over events_hot's own columns (user_key.h)
+  // that narrows without changing which rows match the caller's outer WHERE.
+  std::string filter;
+  // When set (P of user_projection.h), rows with ts < P are read from events_by_user and
+  // rows at or past it from events_hot: the two hold the same rows below P.
+  std::optional<int64_t> projected_until;
+};
+
 // The SELECT of the view for `tenant_or_empty` (all tenants when empty), with archive
-// paths under `archive_root`. `hot_filter`, when set, is ANDed to the hot branch only: a
-// predicate over events_hot's own columns (user_key.h) that narrows without changing
-// which rows match the caller's outer WHERE.
+// paths under `archive_root`.
 Result<std::string> EventsViewSql(duck::Connection& con, const std::string& archive_root,
-                                  const std::string& tenant_or_empty,
-                                  const std::string& hot_filter = "");
+                                  const std::string& tenant_or_empty, const HotBranch& hot = {});
 
 // `s` as a SQL string literal: quoted, with embedded quotes doubled.
 std::string SqlQuote(std::string_view s);

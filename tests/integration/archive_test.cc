@@ -193,5 +193,46 @@ TEST_F(ArchiveCliTest, ServerArchivesOnItsScheduleAndAnswersAdminSteps) {
   ExpectIds(Ids("s", 100));
 }
 
+// The user projection (store/user_projection.h) built by the server's own pass: a day
+// that ended hours ago is copied sorted by user, and a user's search then reads it, late
+// events for that day included, each event once.
+TEST_F(ArchiveCliTest, ServerProjectsCompleteDaysForUserSearches) {
+  WriteFile(config_, "[archive]\nhot_days = 7\nlateness_minutes = 60\ninterval_seconds = 1\n");
+  ServerProcess server(dir_ + "/data", ReadFile(config_));
+  ASSERT_TRUE(server.Start());
+  // 30 hours back lies in a UTC day that ended at least 6 hours ago.
+  ASSERT_EQ(HttpPost(server.url() + "/v1/events", Events("p", 30, 70)).status, 202);
+  for (int i = 0; i < 100 && server.log_text().find("projected 1 day(s)") == std::string::npos;
+       ++i) {
+    usleep(100 * 1000);
+  }
+  ASSERT_NE(server.log_text().find("projected 1 day(s)"), std::string::npos) << server.log_text();
+  auto user_ids = [&](const std::string& user) {
+    auto r = HttpGet(server.url() + "/v1/events?limit=1000&user_id=" + user);
+    EXPECT_EQ(r.status, 200) << r.body;
+    std::multiset<std::string> ids;
+    for (size_t at = r.body.find("\"event_id\":\""); at != std::string::npos;
+         at = r.body.find("\"event_id\":\"", at + 1)) {
+      const size_t start = at + 12;
+      ids.insert(r.body.substr(start, r.body.find('"', start) - start));
+    }
+    return ids;
+  };
+  std::multiset<std::string> u3;
+  for (int i = 3; i < 70; i += 7) u3.insert("p" + std::to_string(i));
+  EXPECT_EQ(user_ids("u3"), u3);
+  // A late event for the projected day, and a retry of one already there.
+  std::string late = Events("late", 30, 4);  // late0..late3: late3 is u3's
+  late += Events("p", 30, 4);
+  ASSERT_EQ(HttpPost(server.url() + "/v1/events", late).status, 202);
+  u3.insert("late3");
+  for (int i = 0; i < 50 && user_ids("u3") != u3; ++i) usleep(100 * 1000);
+  EXPECT_EQ(user_ids("u3"), u3);
+  EXPECT_EQ(server.Stop(), 0);
+  auto all = Ids("p", 70);
+  all.merge(Ids("late", 4));
+  ExpectIds(all);
+}
+
 }  // namespace
 }  // namespace sluice::test
