@@ -359,9 +359,6 @@ Result<EventSearchPage> SearchEvents(EventStore& store, const EventSearchRequest
   const size_t want = static_cast<size_t>(request.limit) + 1;
   PageRows rows;
   const EventSearchPage& page = rows.page;
-  // A user's events: the hot rows are found by their integer user_key first (user_key.h);
-  // the outer `user_id = ?` still decides, so a colliding key only costs a row read.
-  // Older days come from the user projection, sorted by user (store/user_projection.h).
   auto run = [&](duck::Connection& con, const std::string& view_sql) -> Status {
     // A user's events are sparse in every slice, and user_key makes one pass over the
     // whole hot table cheap: slices would only add statements (7.7 on average).
@@ -409,6 +406,9 @@ Result<EventSearchPage> SearchEvents(EventStore& store, const EventSearchRequest
     }
     return Status::OK();
   };
+  // A user's events: the hot rows are found by their integer user_key first (user_key.h);
+  // the outer `user_id = ?` still decides, so a colliding key only costs a row read. The
+  // complete days come from the user projection, sorted by user (store/user_projection.h).
   Status s = request.user_id ? store.WithUserEventsView(
                                    request.tenant,
                                    "user_key = " + std::to_string(UserKey(*request.user_id)), run)

@@ -116,17 +116,26 @@ DataChunk QueryResult::FetchChunk(Status* status) {
   return chunk;
 }
 
-Result<std::optional<uint64_t>> QueryResult::FirstUInt64() {
-  if (duckdb_column_count(&result_) < 1 || duckdb_column_type(&result_, 0) != DUCKDB_TYPE_UBIGINT) {
-    return Status::InvalidArgument("duckdb: expected a UBIGINT first column");
+template <typename T>
+Result<std::optional<T>> QueryResult::FirstValue(duckdb_type type, const char* name) {
+  if (duckdb_column_count(&result_) < 1 || duckdb_column_type(&result_, 0) != type) {
+    return Status::InvalidArgument(std::string("duckdb: expected a ") + name + " first column");
   }
   Status st;
   DataChunk chunk = FetchChunk(&st);
   if (!st.ok()) return st;
-  if (!chunk) return std::optional<uint64_t>();
+  if (!chunk) return std::optional<T>();
   duckdb_vector v = chunk.column(0);
-  if (!IsValid(v, 0)) return std::optional<uint64_t>();
-  return std::optional<uint64_t>(static_cast<const uint64_t*>(duckdb_vector_get_data(v))[0]);
+  if (!IsValid(v, 0)) return std::optional<T>();
+  return std::optional<T>(static_cast<const T*>(duckdb_vector_get_data(v))[0]);
+}
+
+Result<std::optional<uint64_t>> QueryResult::FirstUInt64() {
+  return FirstValue<uint64_t>(DUCKDB_TYPE_UBIGINT, "UBIGINT");
+}
+
+Result<std::optional<int64_t>> QueryResult::FirstInt64() {
+  return FirstValue<int64_t>(DUCKDB_TYPE_BIGINT, "BIGINT");
 }
 
 // ---- PreparedStatement ----

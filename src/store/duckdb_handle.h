@@ -74,8 +74,13 @@ class QueryResult {
   // The first column of the first row as UBIGINT; nullopt when there are no rows or it is
   // NULL. InvalidArgument if the column is not UBIGINT (cast in SQL: `count(*)::UBIGINT`).
   Result<std::optional<uint64_t>> FirstUInt64();
+  // The same for a BIGINT column (`epoch_us(...)`).
+  Result<std::optional<int64_t>> FirstInt64();
 
  private:
+  template <typename T>
+  Result<std::optional<T>> FirstValue(duckdb_type type, const char* name);
+
   duckdb_result result_{};
   bool live_ = false;
 };

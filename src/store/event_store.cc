@@ -500,14 +500,7 @@ Status RunInView(
 Result<std::optional<int64_t>> QueryInt64(duck::Connection& con, const std::string& sql) {
   auto r = con.Query(sql);
   if (!r.ok()) return r.status();
-  Status st;
-  duck::DataChunk chunk = r->FetchChunk(&st);
-  if (!st.ok()) return st;
-  if (!chunk || chunk.size() == 0 || !duck::IsValid(chunk.column(0), 0)) {
-    return std::optional<int64_t>();
-  }
-  return std::optional<int64_t>(
-      static_cast<const int64_t*>(duckdb_vector_get_data(chunk.column(0)))[0]);
+  return r->FirstInt64();
 }
 
 }  // namespace

@@ -130,14 +130,14 @@ class EventStore {
       const std::string& tenant, const std::string& user_filter,
       const std::function<Status(duck::Connection& con, const std::string& view_sql)>& fn);
 
-  // One step of the user projection (user_projection.h): copies the hot rows of the day at
-  // P, sorted by user, into events_by_user and moves P past it, provided that day ended
-  // `grace_us` before `now_us`. A P with no rows at all before the next day with events
-  // jumps ahead without copying. Returns whether P moved. The copy runs beside the store
-  // consumer's batches (its own connection and transaction); only the rows those batches
-  // committed meanwhile are copied again under the batch lock, with the move of P, so the
-  // consumer waits for that short second part only. Callers serialize steps with the
-  // archiver's (Archiver::RunScheduled runs it).
+  // One step of the user projection (user_projection.h): copies the hot rows of the next
+  // day with rows at or past P, sorted by user, into events_by_user and moves P to that
+  // day's end, provided it ended `grace_us` before `now_us`; with no such day left, P
+  // jumps to the newest complete day without a copy. Returns whether P moved. The bulk
+  // copy runs beside the store consumer's batches (own connection and transaction); the
+  // rows they commit meanwhile are copied by a short second transaction under the batch
+  // lock that also moves P, and only it makes the consumer wait. Callers serialize steps
+  // with the archiver's (Archiver::ProjectUsers does).
   Result<bool> ProjectNextDay(int64_t now_us, int64_t grace_us);
   bool user_projection() const { return user_projection_; }
 

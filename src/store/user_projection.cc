@@ -6,14 +6,7 @@ namespace sluice {
 Result<std::optional<int64_t>> LoadProjectedUntil(duck::Connection& con) {
   auto r = con.Query("SELECT epoch_us(max(through)) FROM user_projection");
   if (!r.ok()) return r.status();
-  Status st;
-  duck::DataChunk chunk = r->FetchChunk(&st);
-  if (!st.ok()) return st;
-  if (!chunk || chunk.size() == 0 || !duck::IsValid(chunk.column(0), 0)) {
-    return std::optional<int64_t>();
-  }
-  return std::optional<int64_t>(
-      static_cast<const int64_t*>(duckdb_vector_get_data(chunk.column(0)))[0]);
+  return r->FirstInt64();
 }
 
 Status CopyToProjection(duck::Connection& con, const std::string& where_sql) {
