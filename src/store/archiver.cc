@@ -68,12 +68,10 @@ Result<int64_t> QueryCount(duck::Connection& con, const std::string& sql) {
   return n;
 }
 
-std::string Ts(int64_t us) { return fmt::format("make_timestamp({}::BIGINT)", us); }
-
 // "ts in hour h" for events_hot.
 std::string HourPredicate(const std::string& tenant, int64_t hour_us) {
-  return "tenant = " + SqlQuote(tenant) + " AND ts >= " + Ts(hour_us) + " AND ts < " +
-         Ts(hour_us + kHourUs);
+  return "tenant = " + SqlQuote(tenant) + " AND ts >= " + SqlTimestamp(hour_us) + " AND ts < " +
+         SqlTimestamp(hour_us + kHourUs);
 }
 
 std::string ParquetList(const std::vector<std::string>& paths) {
@@ -198,7 +196,7 @@ Result<std::vector<std::string>> Archiver::RecordedFiles(duck::Connection& con, 
   SLUICE_RETURN_IF_ERROR(
       ForEachRow(con,
                  "SELECT file FROM archive_files WHERE tenant = " + SqlQuote(h.tenant) +
-                     " AND hour = " + Ts(h.hour_us) + " ORDER BY file",
+                     " AND hour = " + SqlTimestamp(h.hour_us) + " ORDER BY file",
                  [&](const duck::DataChunk& c, idx_t row) {
                    files.push_back(store_->archive_root() + "/" +
                                    std::string(duck::GetString(c.column(0), row)));
@@ -260,14 +258,14 @@ Status Archiver::ArchiveHour(duck::Connection& con, const Hour& h, uint64_t lo, 
     if (*rows > 0) {
       SLUICE_RETURN_IF_ERROR(con.Exec(
           fmt::format("INSERT INTO archive_files VALUES ({}, {}, {}, {}, {})", SqlQuote(h.tenant),
-                      Ts(h.hour_us), SqlQuote(dir + "/" + name), *rows, bytes)));
+                      SqlTimestamp(h.hour_us), SqlQuote(dir + "/" + name), *rows, bytes)));
     }
     SLUICE_RETURN_IF_ERROR(con.Exec(fmt::format(
         "INSERT INTO archive_hours VALUES ({}, {}, {}, {}, NULL) ON CONFLICT (tenant, hour) DO "
         "UPDATE SET watermark = greatest(archive_hours.watermark, excluded.watermark), "
         "evicted = archive_hours.evicted OR excluded.evicted, rehydrated_at = CASE WHEN "
         "excluded.evicted THEN NULL ELSE archive_hours.rehydrated_at END",
-        SqlQuote(h.tenant), Ts(h.hour_us), hi + 1, evict ? "true" : "false")));
+        SqlQuote(h.tenant), SqlTimestamp(h.hour_us), hi + 1, evict ? "true" : "false")));
     if (evict) {
       // Every hot row of the hour up to hi is now in a recorded file: below lo from
       // earlier passes (or rehydrated, offset 0), in [lo, hi] from this one or a
@@ -322,7 +320,7 @@ Status Archiver::Archive(ArchiveStats* stats) {
             " WHERE e.log_offset >= {} AND e.ts < {} AND"
             " (a.watermark IS NULL OR e.log_offset >= a.watermark)"
             " GROUP BY ALL ORDER BY 2, 1",
-            scan_from, Ts(cut)),
+            scan_from, SqlTimestamp(cut)),
         [&](const duck::DataChunk& c, idx_t row) {
           Candidate k;
           k.hour.tenant = std::string(duck::GetString(c.column(0), row));
@@ -337,7 +335,7 @@ Status Archiver::Archive(ArchiveStats* stats) {
     auto n = QueryCount(*con, fmt::format("SELECT coalesce(min(log_offset) FILTER (WHERE ts >= {}),"
                                           " max(log_offset) + 1, {})::BIGINT FROM events_hot"
                                           " WHERE log_offset >= {}",
-                                          Ts(cut), scan_from, scan_from));
+                                          SqlTimestamp(cut), scan_from, scan_from));
     if (!n.ok()) return n.status();
     next_scan = static_cast<uint64_t>(*n);
     return Status::OK();
@@ -375,7 +373,7 @@ Status Archiver::Evict(ArchiveStats* stats) {
                   " a.hour = date_trunc('hour', e.ts)"
                   " WHERE e.ts < {} AND (a.rehydrated_at IS NULL OR a.rehydrated_at < {})"
                   " GROUP BY ALL ORDER BY 2, 1",
-                  Ts(cut), Ts(now - options_.hot_days * kDayUs)),
+                  SqlTimestamp(cut), SqlTimestamp(now - options_.hot_days * kDayUs)),
       [&](const duck::DataChunk& c, idx_t row) {
         Candidate k;
         k.hour.tenant = std::string(duck::GetString(c.column(0), row));
@@ -420,7 +418,7 @@ Status Archiver::ApplyRetention(ArchiveStats* stats) {
       fmt::format("SELECT tenant, epoch_us(hour) FROM archive_hours WHERE hour < {} UNION "
                   "SELECT DISTINCT tenant, epoch_us(date_trunc('hour', ts)) FROM events_hot "
                   "WHERE ts < {} ORDER BY 2, 1",
-                  Ts(cut - kHourUs + 1), Ts(cut - kHourUs + 1)),
+                  SqlTimestamp(cut - kHourUs + 1), SqlTimestamp(cut - kHourUs + 1)),
       [&](const duck::DataChunk& c, idx_t row) {
         todo.push_back(
             {std::string(duck::GetString(c.column(0), row)), GetInt64(c.column(1), row)});
@@ -430,7 +428,8 @@ Status Archiver::ApplyRetention(ArchiveStats* stats) {
     auto files = RecordedFiles(*con, h);
     if (!files.ok()) return files.status();
     SLUICE_RETURN_IF_ERROR(Transaction(*con, [&]() -> Status {
-      const std::string where = "tenant = " + SqlQuote(h.tenant) + " AND hour = " + Ts(h.hour_us);
+      const std::string where =
+          "tenant = " + SqlQuote(h.tenant) + " AND hour = " + SqlTimestamp(h.hour_us);
       SLUICE_RETURN_IF_ERROR(
           con->Exec("DELETE FROM events_hot WHERE " + HourPredicate(h.tenant, h.hour_us)));
       if (store_->user_projection()) {
@@ -476,11 +475,12 @@ Status Archiver::Compact(ArchiveStats* stats) {
     auto bytes = PublishStaged(staged, dir, name);
     if (!bytes.ok()) return bytes.status();
     SLUICE_RETURN_IF_ERROR(Transaction(*con, [&]() -> Status {
-      SLUICE_RETURN_IF_ERROR(con->Exec("DELETE FROM archive_files WHERE tenant = " +
-                                       SqlQuote(h.tenant) + " AND hour = " + Ts(h.hour_us)));
+      SLUICE_RETURN_IF_ERROR(
+          con->Exec("DELETE FROM archive_files WHERE tenant = " + SqlQuote(h.tenant) +
+                    " AND hour = " + SqlTimestamp(h.hour_us)));
       return con->Exec(fmt::format("INSERT INTO archive_files VALUES ({}, {}, {}, {}, {})",
-                                   SqlQuote(h.tenant), Ts(h.hour_us), SqlQuote(dir + "/" + name),
-                                   *rows, *bytes));
+                                   SqlQuote(h.tenant), SqlTimestamp(h.hour_us),
+                                   SqlQuote(dir + "/" + name), *rows, *bytes));
     }));
     SLUICE_RETURN_IF_ERROR(Step("committed"));
     SLUICE_RETURN_IF_ERROR(RemoveFiles(*files, stats));
@@ -499,7 +499,7 @@ Status Archiver::Rehydrate(int64_t from_us, int64_t to_us, const std::string& te
       *con,
       fmt::format("SELECT tenant, epoch_us(hour) FROM archive_hours WHERE evicted AND hour >= {} "
                   "AND hour < {}{} ORDER BY 2, 1",
-                  Ts(FloorHour(from_us)), Ts(to_us),
+                  SqlTimestamp(FloorHour(from_us)), SqlTimestamp(to_us),
                   tenant.empty() ? "" : " AND tenant = " + SqlQuote(tenant)),
       [&](const duck::DataChunk& c, idx_t row) {
         todo.push_back(
@@ -527,8 +527,9 @@ Status Archiver::Rehydrate(int64_t from_us, int64_t to_us, const std::string& te
               RecopyProjectedHour(*con, HourPredicate(h.tenant, h.hour_us), h.hour_us + kHourUs));
         }
       }
-      return con->Exec("UPDATE archive_hours SET evicted = false, rehydrated_at = " + Ts(now) +
-                       " WHERE tenant = " + SqlQuote(h.tenant) + " AND hour = " + Ts(h.hour_us));
+      return con->Exec(
+          "UPDATE archive_hours SET evicted = false, rehydrated_at = " + SqlTimestamp(now) +
+          " WHERE tenant = " + SqlQuote(h.tenant) + " AND hour = " + SqlTimestamp(h.hour_us));
     }));
     stats->hours_rehydrated++;
     stats->rows_rehydrated += static_cast<uint64_t>(n);

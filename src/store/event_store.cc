@@ -135,8 +135,6 @@ Status AppendEvents(duck::Connection& con, const char* table, size_t count, Get 
   return app->Close();
 }
 
-std::string TsLiteral(int64_t us) { return "make_timestamp(" + std::to_string(us) + "::BIGINT)"; }
-
 }  // namespace
 
 Result<std::unique_ptr<EventStore>> EventStore::Open(const std::string& path,
@@ -206,7 +204,7 @@ Status EventStore::Init() {
   if (!p.ok()) return p.status();
   projected_until_ = *p;
   // A step that crashed between its copy and the move of P left rows at or past P.
-  return DeleteFromProjection(con_, *p ? "ts >= " + TsLiteral(**p) : "true");
+  return DeleteFromProjection(con_, *p ? "ts >= " + SqlTimestamp(**p) : "true");
 }
 
 Status EventStore::RestrictFiles(const std::vector<std::string>& roots) {
@@ -545,8 +543,8 @@ Result<bool> EventStore::ProjectNextDay(int64_t now_us, int64_t grace_us) {
   std::optional<int64_t> from, to;
   uint64_t fence = 0;
   auto range = [&] {
-    return (from ? "ts >= " + TsLiteral(*from) + " AND " : std::string()) + "ts < " +
-           TsLiteral(*to);
+    return (from ? "ts >= " + SqlTimestamp(*from) + " AND " : std::string()) + "ts < " +
+           SqlTimestamp(*to);
   };
   // The bulk copy, in a snapshot of its own: batches keep committing meanwhile, and those
   // with rows in the day are the ones the second part copies.
@@ -555,15 +553,16 @@ Result<bool> EventStore::ProjectNextDay(int64_t now_us, int64_t grace_us) {
     auto p = LoadProjectedUntil(*con);
     if (!p.ok()) return p.status();
     from = *p;
-    // What an earlier step copied before failing or crashing short of moving P.
-    SLUICE_RETURN_IF_ERROR(DeleteFromProjection(*con, from ? "ts >= " + TsLiteral(*from) : "true"));
-    auto first = QueryInt64(*con, "SELECT epoch_us(min(ts)) FROM events_hot" +
-                                      (from ? " WHERE ts >= " + TsLiteral(*from) : ""));
+    const std::string at_or_past_p = from ? "ts >= " + SqlTimestamp(*from) : "true";
+    auto first = QueryInt64(*con, "SELECT epoch_us(min(ts)) FROM events_hot WHERE " + at_or_past_p);
     if (!first.ok()) return first.status();
     // Nothing between P and the first day with rows: P jumps there without a copy.
     const int64_t next = *first ? FloorProjectionDay(**first) + kProjectionDayUs : limit;
     if (next > limit || (from && next <= *from)) return Status::OK();
     to = next;
+    // What an earlier step copied before failing or crashing short of moving P. Only when
+    // a step runs: an idle pass writes nothing.
+    SLUICE_RETURN_IF_ERROR(DeleteFromProjection(*con, at_or_past_p));
     // Every batch that commits after this snapshot has rows past this offset
     // (StoreConsumer writes whole records in log order).
     auto top = QueryInt64(*con, "SELECT max(log_offset)::BIGINT FROM events_hot");
@@ -587,7 +586,7 @@ Result<bool> EventStore::ProjectNextDay(int64_t now_us, int64_t grace_us) {
   s = CopyToProjection(con_, range() + " AND log_offset > " + std::to_string(fence));
   if (s.ok()) {
     s = con_.Exec("DELETE FROM user_projection; INSERT INTO user_projection VALUES (" +
-                  TsLiteral(*to) + ")");
+                  SqlTimestamp(*to) + ")");
   }
   if (s.ok()) s = con_.Exec("COMMIT");
   if (!s.ok()) {

@@ -18,6 +18,10 @@ std::string SqlQuote(std::string_view s) {
   return out;
 }
 
+std::string SqlTimestamp(int64_t us) {
+  return "make_timestamp(" + std::to_string(us) + "::BIGINT)";
+}
+
 Result<std::string> EventsViewSql(duck::Connection& con, const std::string& archive_root,
                                   const std::string& tenant_or_empty, const HotBranch& hot) {
   const bool one = !tenant_or_empty.empty();
@@ -54,7 +58,7 @@ Result<std::string> EventsViewSql(duck::Connection& con, const std::string& arch
   std::string sql;
   if (hot.projected_until) {
     // A literal bound, not a subquery: the ts zone maps of events_hot prune on it.
-    const std::string p = "make_timestamp(" + std::to_string(*hot.projected_until) + "::BIGINT)";
+    const std::string p = SqlTimestamp(*hot.projected_until);
     sql =
         branch("events_hot", "ts >= " + p) + " UNION ALL " + branch("events_by_user", "ts < " + p);
   } else {

@@ -47,4 +47,8 @@ Result<std::string> EventsViewSql(duck::Connection& con, const std::string& arch
 // `s` as a SQL string literal: quoted, with embedded quotes doubled.
 std::string SqlQuote(std::string_view s);
 
+// Microseconds since the epoch as a SQL TIMESTAMP expression (a constant the planner
+// folds, so zone maps prune on it).
+std::string SqlTimestamp(int64_t us);
+
 }  // namespace sluice

@@ -3,6 +3,7 @@
 // at each step, then reopening the store) at every point of each file's life; and the
 // files read by hyparquet, a Parquet reader that is not DuckDB.
 #include "store/archiver.h"
+#include "store_count.h"
 #include "user_key_check.h"
 
 #include <gtest/gtest.h>
@@ -92,19 +93,7 @@ class ArchiverTest : public ::testing::Test {
     EXPECT_TRUE(s.ok()) << s.ToString();
     return ids;
   }
-  uint64_t Count(const std::string& sql) {
-    uint64_t n = 0;
-    Status s = store_->WithEventsView("", [&](duck::Connection& con, const std::string&) -> Status {
-      auto r = con.Query(sql);
-      if (!r.ok()) return r.status();
-      auto v = r->FirstUInt64();
-      if (!v.ok()) return v.status();
-      n = v->value_or(0);
-      return Status::OK();
-    });
-    EXPECT_TRUE(s.ok()) << s.ToString();
-    return n;
-  }
+  uint64_t Count(const std::string& sql) { return StoreCount(*store_, sql); }
   uint64_t HotRows() { return Count("SELECT count(*)::UBIGINT FROM events_hot"); }
   uint64_t WrongUserKeys() { return CheckUserKeys(*store_).first; }
   // Parquet files on disk, relative to the archive root.

@@ -15,6 +15,7 @@
 #include "store/archiver.h"
 #include "store/event_store.h"
 #include "store/user_key.h"
+#include "store_count.h"
 
 namespace sluice {
 namespace {
@@ -119,19 +120,7 @@ class UserProjectionTest : public ::testing::Test {
     }
     return total;
   }
-  uint64_t Count(const std::string& sql) {
-    uint64_t n = 0;
-    Status s = store_->WithEventsView("", [&](duck::Connection& con, const std::string&) -> Status {
-      auto r = con.Query(sql);
-      if (!r.ok()) return r.status();
-      auto v = r->FirstUInt64();
-      if (!v.ok()) return v.status();
-      n = v->value_or(0);
-      return Status::OK();
-    });
-    EXPECT_TRUE(s.ok()) << s.ToString();
-    return n;
-  }
+  uint64_t Count(const std::string& sql) { return StoreCount(*store_, sql); }
   // The invariant of user_projection.h, row for row: below P, both tables hold the same.
   void ExpectInvariant() {
     if (!store_->user_projection()) return;
