@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "common/thread_name.h"
 #include "log/log_files.h"
 #include "log/log_impl.h"
 
@@ -54,7 +55,10 @@ Status LogImpl::Init(RecoveredLog recovered, RecoveryReport* report) {
   end_ = taken_ = active.base + active.size;
   durable_.store(end_);
   SLUICE_RETURN_IF_ERROR(LoadConsumers(report));
-  commit_thread_ = std::thread([this] { CommitLoop(); });
+  commit_thread_ = std::thread([this] {
+    SetCurrentThreadName("log-commit");
+    CommitLoop();
+  });
   return Status::OK();
 }
 

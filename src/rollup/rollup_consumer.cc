@@ -12,6 +12,7 @@
 #include <future>
 
 #include "common/clock.h"
+#include "common/thread_name.h"
 #include "ingest/connector_batch.h"
 #include "ingest/event_codec.h"
 #include "rollup/rollup_table.h"
@@ -482,7 +483,10 @@ Status RollupConsumer::Drop(const std::string& tenant, const std::string& name) 
 Status RollupConsumer::Start() {
   SLUICE_RETURN_IF_ERROR(Init());
   running_.store(true);
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    SetCurrentThreadName("rollup");
+    Loop();
+  });
   return Status::OK();
 }
 

@@ -1,10 +1,15 @@
 // BlockingPool (blocking_pool.h).
 #include "server/blocking_pool.h"
+#include "common/thread_name.h"
 
 namespace sluice {
 
 BlockingPool::BlockingPool(int threads, size_t max_queued) : max_queued_(max_queued) {
-  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
+  for (int i = 0; i < threads; ++i)
+    threads_.emplace_back([this] {
+      SetCurrentThreadName("http-blocking");
+      Run();
+    });
 }
 
 BlockingPool::~BlockingPool() {

@@ -1,4 +1,5 @@
 #include "server/engine.h"
+#include "common/thread_name.h"
 
 #include <spdlog/spdlog.h>
 
@@ -90,7 +91,10 @@ Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, bool start_co
         SLUICE_RETURN_IF_ERROR(e->rollups_->Start());
       }
       if (config.archive_enabled) {
-        e->archive_thread_ = std::thread([engine = e.get()] { engine->ArchiveLoop(); });
+        e->archive_thread_ = std::thread([engine = e.get()] {
+          SetCurrentThreadName("archiver");
+          engine->ArchiveLoop();
+        });
       }
     }
   }

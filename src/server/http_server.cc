@@ -1,4 +1,5 @@
 #include "server/http_server.h"
+#include "common/thread_name.h"
 
 #include <spdlog/spdlog.h>
 
@@ -262,7 +263,12 @@ Status HttpServer::EnableTls(const std::string& cert_file, const std::string& ke
 
 void HttpServer::Start() {
   DoAccept();
-  for (auto& c : contexts_) pool_.emplace_back([ctx = c.get()] { ctx->run(); });
+  for (auto& c : contexts_) {
+    pool_.emplace_back([ctx = c.get()] {
+      SetCurrentThreadName("http-io");
+      ctx->run();
+    });
+  }
 }
 
 void HttpServer::DoAccept() {

@@ -14,6 +14,7 @@
 #include <filesystem>
 
 #include "common/clock.h"
+#include "common/thread_name.h"
 #include "ingest/dead_letter_codec.h"
 #include "ingest/decompress.h"
 #include "ingest/envelope_parser.h"
@@ -150,7 +151,10 @@ Status Server::Start() {
   }
   SLUICE_RETURN_IF_ERROR(http_->Listen(host, port));
   http_->Start();
-  maintenance_ = std::thread([this] { MaintenanceLoop(); });
+  maintenance_ = std::thread([this] {
+    SetCurrentThreadName("maintenance");
+    MaintenanceLoop();
+  });
   std::string addr = host + ":" + std::to_string(http_->bound_port());
   SLUICE_RETURN_IF_ERROR(WriteFileAtomic(DataDirPaths(config_.data_dir).address(), addr + "\n"));
   ready_.store(true);
@@ -841,6 +845,7 @@ void Server::HandleEvents(HttpRequest req, Reply reply, const std::string& tenan
 void Server::HandleExportIds(HttpRequest req, Reply reply, std::string tenant) {
   const unsigned v = req.version();
   std::thread([this, reply = std::move(reply), tenant, v]() mutable {
+    SetCurrentThreadName("export-ids");
     auto answer = [&](AnyResponse res, unsigned status) {
       metrics_.CountRequest("/v1/admin/event-ids", status);
       reply(std::move(res));

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/clock.h"
+#include "common/thread_name.h"
 #include "sources/checkpoint_store.h"
 #include "sources/record_extractor.h"
 
@@ -27,7 +28,12 @@ Status ConnectorRunner::Start(const std::vector<ConnectorConfig>& configs) {
     connectors_.push_back(PullConnector::Create(c, ingestor_, log_, std::move(cp)));
     connectors_.back()->set_schema_lookup(schema_lookup_);
   }
-  for (auto& c : connectors_) threads_.emplace_back([this, p = c.get()] { Loop(p); });
+  for (auto& c : connectors_) {
+    threads_.emplace_back([this, p = c.get()] {
+      SetCurrentThreadName(("pull-" + p->config().name).c_str());
+      Loop(p);
+    });
+  }
   return Status::OK();
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/thread_name.h"
 #include "ingest/connector_batch.h"
 #include "ingest/dead_letter_codec.h"
 #include "ingest/event_codec.h"
@@ -130,7 +131,10 @@ Status StoreConsumer::Step(bool wait_for_more, bool* idle) {
 
 Status StoreConsumer::Start() {
   SLUICE_RETURN_IF_ERROR(Init());
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    SetCurrentThreadName("store");
+    Loop();
+  });
   return Status::OK();
 }
 
