@@ -56,72 +56,93 @@ Status StoreConsumer::Init() {
   return Status::OK();
 }
 
-Status StoreConsumer::Step(bool wait_for_more, bool* idle) {
-  std::vector<Event> events;
-  std::vector<RejectedEvent> dead_letters;
-  std::vector<ConnectorCheckpoint> checkpoints;  // newest last; the store upserts in order
-  uint64_t batch_end = offset_;
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.batch_ms);
+Status StoreConsumer::AddRecord(const LogRecord& rec, Batch* b) {
+  if (rec.type == RecordType::kDeadLetter) {
+    const size_t first = b->dead_letters.size();
+    Status dst = DecodeDeadLetters(rec.payload, &b->dead_letters);
+    if (!dst.ok()) {
+      return Status::Corruption("log record at offset " + std::to_string(rec.offset) + ": " +
+                                dst.ToString());
+    }
+    for (size_t i = first; i < b->dead_letters.size(); ++i) {
+      b->dead_letters[i].event.log_offset = rec.offset;
+    }
+    b->end = reader_->position();
+    return Status::OK();
+  }
+  std::string_view batch_payload = rec.payload;
+  if (rec.type == RecordType::kConnectorBatch) {
+    // The checkpoint commits in the same DuckDB transaction as the record's events.
+    ConnectorCheckpoint cp;
+    SLUICE_RETURN_IF_ERROR(DecodeConnectorBatch(rec.payload, &cp, &batch_payload));
+    b->checkpoints.push_back(std::move(cp));
+  } else if (rec.type != RecordType::kEventBatch) {
+    // Skipping would drop data once another record type carries events; stall (and
+    // retry, loudly) until this consumer learns the type.
+    return Status::Internal("store consumer: unsupported log record type " +
+                            std::to_string(static_cast<int>(rec.type)) + " at offset " +
+                            std::to_string(rec.offset));
+  }
+  EventBatchReader batch(batch_payload);
+  // No reserve(size + count) here: growing to the exact size on every record made the
+  // vector move all events gathered so far each time (quadratic; perf showed half the
+  // consumer in string moves). Geometric growth amortizes it.
+  Event e;
+  Status bst;
+  while (batch.Next(&e, &bst)) {
+    e.log_offset = rec.offset;
+    b->events.push_back(std::move(e));
+  }
+  if (!bst.ok()) {
+    return Status::Corruption("log record at offset " + std::to_string(rec.offset) + ": " +
+                              bst.ToString());
+  }
+  // position(), not rec.end_offset: it also covers damaged bytes the reader skipped.
+  b->end = reader_->position();
+  return Status::OK();
+}
+
+Status StoreConsumer::Gather(Batch* b, bool pipelined) {
+  b->start = b->end = reader_->position();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.batch_ms);
   LogRecord rec;
   Status st;
-  while (events.size() < options_.batch_events) {
+  while (b->events.size() < options_.batch_events && !reader_quit_.load()) {
     if (reader_->Next(&rec, &st)) {
-      if (rec.type == RecordType::kDeadLetter) {
-        const size_t first = dead_letters.size();
-        Status dst = DecodeDeadLetters(rec.payload, &dead_letters);
-        if (!dst.ok()) {
-          return Status::Corruption("log record at offset " + std::to_string(rec.offset) + ": " +
-                                    dst.ToString());
-        }
-        for (size_t i = first; i < dead_letters.size(); ++i) {
-          dead_letters[i].event.log_offset = rec.offset;
-        }
-        batch_end = reader_->position();
-        continue;
-      }
-      std::string_view batch_payload = rec.payload;
-      if (rec.type == RecordType::kConnectorBatch) {
-        // The checkpoint commits in the same DuckDB transaction as the record's events.
-        ConnectorCheckpoint cp;
-        SLUICE_RETURN_IF_ERROR(DecodeConnectorBatch(rec.payload, &cp, &batch_payload));
-        checkpoints.push_back(std::move(cp));
-      } else if (rec.type != RecordType::kEventBatch) {
-        // Skipping would drop data once another record type carries events; stall (and
-        // retry, loudly) until this consumer learns the type.
-        return Status::Internal("store consumer: unsupported log record type " +
-                                std::to_string(static_cast<int>(rec.type)) + " at offset " +
-                                std::to_string(rec.offset));
-      }
-      EventBatchReader batch(batch_payload);
-      // No reserve(size + count) here: growing to the exact size on every record made the
-      // vector move all events gathered so far each time (quadratic; perf showed half the
-      // consumer in string moves). Geometric growth amortizes it.
-      Event e;
-      Status bst;
-      while (batch.Next(&e, &bst)) {
-        e.log_offset = rec.offset;
-        events.push_back(std::move(e));
-      }
-      if (!bst.ok()) {
-        return Status::Corruption("log record at offset " + std::to_string(rec.offset) + ": " +
-                                  bst.ToString());
-      }
-      // position(), not rec.end_offset: it also covers damaged bytes the reader skipped.
-      batch_end = reader_->position();
+      SLUICE_RETURN_IF_ERROR(AddRecord(rec, b));
       continue;
     }
     if (!st.ok()) return st;
-    if (batch_end == offset_) break;  // nothing at all yet: let the caller idle
-    if (!wait_for_more || stop_.load() || std::chrono::steady_clock::now() >= deadline) break;
+    if (!pipelined || stop_.load()) break;
+    const auto now = std::chrono::steady_clock::now();
+    if (b->empty()) {
+      SleepFor(options_.idle_poll_ms);
+      deadline = now + std::chrono::milliseconds(options_.batch_ms);
+      continue;
+    }
+    // While the committer is busy nothing is lost by reading on: the batch it takes next
+    // only grows. Once it waits, a big enough batch goes at once; a small one lingers up
+    // to batch_ms so that a trickle of events does not cost a transaction each.
+    if (committer_idle_.load() &&
+        (b->events.size() >= options_.batch_events / 8 || now >= deadline)) {
+      break;
+    }
     SleepFor(std::min(2, options_.batch_ms));
   }
-  *idle = batch_end == offset_;
-  if (*idle) return Status::OK();
-  SLUICE_RETURN_IF_ERROR(store_->AppendBatch(events, checkpoints, kName, batch_end, dead_letters));
-  offset_ = batch_end;
+  return Status::OK();
+}
+
+Status StoreConsumer::Commit(const Batch& b) {
+  if (b.start != offset_) {
+    // Batches must follow each other exactly, or the store would skip or double records.
+    return Status::Internal("store consumer: batch at log offset " + std::to_string(b.start) +
+                            " does not follow the committed offset " + std::to_string(offset_));
+  }
+  SLUICE_RETURN_IF_ERROR(
+      store_->AppendBatch(b.events, b.checkpoints, kName, b.end, b.dead_letters));
+  offset_ = b.end;
   applied_.store(offset_, std::memory_order_release);
-  rows_.fetch_add(events.size(), std::memory_order_relaxed);
+  rows_.fetch_add(b.events.size(), std::memory_order_relaxed);
   // Best effort: the store holds the truth, and the next batch commits a newer offset.
   Status s = log_->CommitConsumerOffset(kName, offset_);
   if (s.ok()) s = log_->CollectGarbage();
@@ -138,28 +159,103 @@ Status StoreConsumer::Start() {
   return Status::OK();
 }
 
+void StoreConsumer::StartReader() {
+  reader_thread_ = std::thread([this] {
+    SetCurrentThreadName("store-read");
+    ReadLoop();
+  });
+}
+
+void StoreConsumer::StopReader() {
+  reader_quit_.store(true);
+  {
+    std::lock_guard<std::mutex> lock(mu_);  // a reader between its check and its wait
+  }
+  cv_.notify_all();
+  if (reader_thread_.joinable()) reader_thread_.join();
+  std::lock_guard<std::mutex> lock(mu_);
+  handed_.reset();
+  reader_failed_.reset();
+  reader_done_ = false;
+  reader_quit_.store(false);
+}
+
+void StoreConsumer::ReadLoop() {
+  while (true) {
+    {
+      // At most two batches in memory: the one being committed and this one.
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return !handed_ || reader_quit_.load(); });
+      if (reader_quit_.load()) break;
+    }
+    Batch b;
+    Status s = Gather(&b, /*pipelined=*/true);
+    bool done = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (reader_quit_.load()) break;
+      if (!s.ok()) {
+        reader_failed_ = s;
+        done = true;
+      } else {
+        if (!b.empty()) handed_ = std::move(b);
+        done = stop_.load();  // the batch in hand is handed over; nothing more is read
+      }
+    }
+    cv_.notify_all();
+    if (done) break;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    reader_done_ = true;
+  }
+  cv_.notify_all();
+}
+
 void StoreConsumer::Loop() {
   int failures = 0;
-  while (!stop_.load()) {
-    bool idle = false;
-    Status s = Step(/*wait_for_more=*/true, &idle);
-    if (!s.ok()) {
-      // Start over from the committed offset; the batch in hand was rolled back.
-      const int backoff_ms = std::min(5000, 100 << std::min(failures++, 6));
-      spdlog::error("store consumer at log offset {}: {} (retrying in {} ms)", offset_,
-                    s.ToString(), backoff_ms);
-      SleepFor(backoff_ms);
-      reader_ = log_->NewReader(offset_);
+  StartReader();
+  while (true) {
+    std::optional<Batch> b;
+    Status s;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      committer_idle_.store(true);
+      cv_.wait(lock, [this] { return handed_ || reader_done_; });
+      committer_idle_.store(false);
+      if (handed_) {
+        b = std::move(handed_);
+        handed_.reset();
+      } else if (reader_failed_) {
+        s = *reader_failed_;
+      } else {
+        break;  // stopped, and everything handed over is committed
+      }
+    }
+    cv_.notify_all();  // the reader may start on the next batch
+    if (b) s = Commit(*b);
+    if (s.ok()) {
+      failures = 0;
       continue;
     }
-    failures = 0;
-    if (idle) SleepFor(options_.idle_poll_ms);
+    // Start over from the committed offset; the batch in hand was rolled back, and the
+    // one the reader gathered meanwhile follows it, so it goes too.
+    const int backoff_ms = std::min(5000, 100 << std::min(failures++, 6));
+    spdlog::error("store consumer at log offset {}: {} (retrying in {} ms)", offset_, s.ToString(),
+                  backoff_ms);
+    StopReader();
+    SleepFor(backoff_ms);
+    if (stop_.load()) break;
+    reader_ = log_->NewReader(offset_);
+    StartReader();
   }
+  StopReader();
 }
 
 void StoreConsumer::SleepFor(int ms) {
   std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait_for(lock, std::chrono::milliseconds(ms), [this] { return stop_.load(); });
+  cv_.wait_for(lock, std::chrono::milliseconds(ms),
+               [this] { return stop_.load() || reader_quit_.load(); });
 }
 
 void StoreConsumer::Stop() {
@@ -174,9 +270,10 @@ void StoreConsumer::Stop() {
 Status StoreConsumer::RunUntilCaughtUp() {
   if (!reader_) SLUICE_RETURN_IF_ERROR(Init());
   while (true) {
-    bool idle = false;
-    SLUICE_RETURN_IF_ERROR(Step(/*wait_for_more=*/false, &idle));
-    if (idle) return Status::OK();
+    Batch b;
+    SLUICE_RETURN_IF_ERROR(Gather(&b, /*pipelined=*/false));
+    if (b.empty()) return Status::OK();
+    SLUICE_RETURN_IF_ERROR(Commit(b));
   }
 }
 

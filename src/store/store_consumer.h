@@ -6,6 +6,15 @@
 // never lead it, and a segment is deleted only once its rows are committed in DuckDB.
 // A failed batch is retried from the committed offset after a backoff: nothing skipped,
 // nothing doubled.
+//
+// Two threads, so that reading and decoding the next batch overlaps DuckDB committing
+// this one (a commit of 100K rows spends a fifth of a second in the WAL, its fsync and
+// checkpoints, with a core to spare; measured in bench/README.md, session 13):
+//   store-read: log -> decoded Batch, handed over one at a time (at most two in memory);
+//   store:      Batch -> one DuckDB transaction, strictly in log order.
+// Batches are contiguous ranges of whole records, committed in the order they were read,
+// so the store always holds a prefix of the log. After a failure the reader is stopped,
+// the batch it gathered dropped, and both resume from the committed offset.
 #pragma once
 
 #include <atomic>
@@ -13,7 +22,9 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
+#include <vector>
 
 #include "common/status.h"
 #include "log/log.h"
@@ -23,8 +34,11 @@ namespace sluice {
 
 struct StoreConsumerOptions {
   uint64_t batch_events = 100000;  // rows per transaction, at most (plus one log record's)
-  int batch_ms = 200;              // how long a partial batch may wait for more records
-  int idle_poll_ms = 5;            // sleep when caught up with the durable end
+  // How long a small batch may wait for more records while the committer is idle. A batch
+  // of batch_events / 8 rows or more goes as soon as the log has nothing more: once DuckDB
+  // is the bottleneck, waiting only adds lag (and, through the ack pacer, slows clients).
+  int batch_ms = 200;
+  int idle_poll_ms = 5;  // sleep when caught up with the durable end
 };
 
 class StoreConsumer {
@@ -40,6 +54,7 @@ class StoreConsumer {
   // Commits the batch in hand, then joins the thread. Idempotent.
   void Stop();
   // Foreground alternative to Start(): applies everything durable now, then returns.
+  // One thread, no pipeline.
   Status RunUntilCaughtUp();
 
   // The log offset whose rows are committed in the store.
@@ -47,23 +62,47 @@ class StoreConsumer {
   uint64_t rows_written() const { return rows_.load(std::memory_order_relaxed); }
 
  private:
+  // What one DuckDB transaction commits: the whole log records before `end`.
+  struct Batch {
+    std::vector<Event> events;
+    std::vector<RejectedEvent> dead_letters;
+    std::vector<ConnectorCheckpoint> checkpoints;  // newest last; the store upserts in order
+    uint64_t start = 0;
+    uint64_t end = 0;
+    bool empty() const { return end == start; }
+  };
+
   Status Init();
-  // Reads up to one batch and commits it; *idle when there was nothing to read.
-  Status Step(bool wait_for_more, bool* idle);
-  void Loop();
+  // Reads whole records into *b (empty, positioned at the reader) until it holds
+  // batch_events rows, the durable end is reached (`pipelined` false), or, pipelined, the
+  // committer is idle and the batch big or old enough. Returns early on Stop().
+  Status Gather(Batch* b, bool pipelined);
+  Status AddRecord(const LogRecord& rec, Batch* b);
+  Status Commit(const Batch& b);
+  void Loop();      // the committing thread
+  void ReadLoop();  // the reading thread
+  void StartReader();
+  void StopReader();  // joins it and drops a batch it handed over but was not committed
   // Sleeps up to `ms`, returning early when Stop() is called.
   void SleepFor(int ms);
 
   Log* const log_;
   EventStore* const store_;
   const StoreConsumerOptions options_;
-  std::unique_ptr<LogReader> reader_;
-  uint64_t offset_ = 0;  // committed in the store; owned by the consumer thread
+  std::unique_ptr<LogReader> reader_;  // the reading thread's while it runs
+  uint64_t offset_ = 0;                // committed in the store; owned by the committer
   std::atomic<uint64_t> applied_{0};
   std::atomic<uint64_t> rows_{0};
   std::atomic<bool> stop_{false};
   std::mutex mu_;
-  std::condition_variable cv_;  // wakes SleepFor on Stop
+  std::condition_variable cv_;  // Stop, and the hand-over below
+  // The hand-over, under mu_: the reader fills `handed_`, the committer empties it.
+  std::optional<Batch> handed_;
+  std::optional<Status> reader_failed_;   // the reader's error; it has exited
+  bool reader_done_ = false;              // the reader has exited (after Stop or a failure)
+  std::atomic<bool> reader_quit_{false};  // asks the reader to exit now, dropping its batch
+  std::atomic<bool> committer_idle_{false};
+  std::thread reader_thread_;
   std::thread thread_;
 };
 

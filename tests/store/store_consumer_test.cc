@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "ingest/event_codec.h"
+#include "store_count.h"
 
 namespace sluice {
 namespace {
@@ -200,6 +201,56 @@ TEST_F(StoreConsumerTest, StopCommitsTheBatchInHand) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
   EXPECT_EQ(c.rows_written(), 50u);
   EXPECT_EQ(store_->CountEvents("").value(), 50u);
+}
+
+// The reader gathers the next batch while a commit is in flight. Here that commit fails:
+// the gathered batch follows the rolled-back one, so it must be dropped and both read
+// again from the committed offset, or the store would skip the failed rows.
+TEST_F(StoreConsumerTest, FailedCommitDropsTheBatchGatheredMeanwhile) {
+  AppendEvents(5, 100);
+  std::atomic<int> commits{0};
+  store_->SetBeforeCommitHookForTest([&]() -> Status {
+    if (commits.fetch_add(1) != 0) return Status::OK();
+    // While this first commit hangs, more records arrive and the reader takes them.
+    AppendEvents(10, 100);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    return Status::IOError("injected commit failure");
+  });
+  StoreConsumerOptions o = Options();
+  o.batch_events = 500;
+  StoreConsumer c(log_.get(), store_.get(), o);
+  ASSERT_TRUE(c.Start().ok());
+  WaitApplied(&c);
+  c.Stop();
+  store_->SetBeforeCommitHookForTest(nullptr);
+  EXPECT_GE(commits.load(), 3);  // the failure, the retry, and the batch read meanwhile
+  EXPECT_EQ(StoredIds().size(), 1500u);
+  EXPECT_EQ(c.rows_written(), 1500u);
+}
+
+// Commits happen in log order, one contiguous batch after another, while records keep
+// arriving: DuckDB's row order (commit order) never goes back in the log.
+TEST_F(StoreConsumerTest, BatchesCommitInLogOrderWhileRecordsArrive) {
+  StoreConsumerOptions o = Options();
+  o.batch_events = 300;
+  o.batch_ms = 2;
+  StoreConsumer c(log_.get(), store_.get(), o);
+  ASSERT_TRUE(c.Start().ok());
+  std::thread writer([&] {
+    for (int i = 0; i < 40; ++i) {
+      AppendEvents(5, 37);
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
+  writer.join();
+  WaitApplied(&c);
+  c.Stop();
+  EXPECT_EQ(StoredIds().size(), 40u * 5 * 37);
+  EXPECT_EQ(StoreCount(*store_,
+                       "SELECT count(*)::UBIGINT FROM (SELECT log_offset, lag(log_offset) OVER "
+                       "(ORDER BY rowid) AS prev FROM events_hot) WHERE log_offset < prev"),
+            0u);
+  EXPECT_EQ(store_->LoadOffset("store").value(), log_->durable_offset());
 }
 
 TEST_F(StoreConsumerTest, FreshStoreStartsAtLogStart) {
