@@ -167,9 +167,9 @@ void StoreConsumer::StartReader() {
 }
 
 void StoreConsumer::StopReader() {
-  reader_quit_.store(true);
   {
-    std::lock_guard<std::mutex> lock(mu_);  // a reader between its check and its wait
+    std::lock_guard<std::mutex> lock(mu_);  // under mu_: a reader about to wait sees it
+    reader_quit_.store(true);
   }
   cv_.notify_all();
   if (reader_thread_.joinable()) reader_thread_.join();
