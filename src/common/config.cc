@@ -44,12 +44,13 @@ Status ReadBool(const toml::table& t, const std::string& file, const char* secti
                 bool* out) {
   const toml::node* n = t.at_path(std::string(section) + "." + key).node();
   if (n == nullptr) return Status::OK();
-  auto v = n->value<bool>();
-  if (!v) {
+  // is_boolean(), not value<bool>(): toml++ converts the integer 1 to true there, and a
+  // `direct_io = 1` should be named as the mistake it is.
+  if (!n->is_boolean()) {
     return Status::InvalidArgument(
         fmt::format("{}: [{}] {} must be true or false", file, section, key));
   }
-  *out = *v;
+  *out = n->as_boolean()->get();
   return Status::OK();
 }
 
@@ -77,6 +78,7 @@ Result<Config> LoadConfig(const std::string& path) {
   SLUICE_RETURN_IF_ERROR(
       ReadInt(t, f, "log", "max_unconsumed_bytes", &c.max_unconsumed_bytes, 1 << 20));
   SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "log", "min_free_disk_bytes", &c.min_free_disk_bytes, 0));
+  SLUICE_RETURN_IF_ERROR(ReadBool(t, f, "log", "direct_io", &c.log_direct_io));
   SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "dedupe", "capacity_slots", &c.dedupe_capacity_slots, 1024));
   SLUICE_RETURN_IF_ERROR(
       ReadInt(t, f, "dedupe", "snapshot_seconds", &c.dedupe_snapshot_seconds, 1));
@@ -123,6 +125,7 @@ Result<Config> LoadConfig(const std::string& path) {
                                    {"log", "segment_bytes"},
                                    {"log", "max_unconsumed_bytes"},
                                    {"log", "min_free_disk_bytes"},
+                                   {"log", "direct_io"},
                                    {"dedupe", "capacity_slots"},
                                    {"dedupe", "snapshot_seconds"},
                                    {"store", "enabled"},

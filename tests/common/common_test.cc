@@ -103,6 +103,21 @@ TEST_F(ConfigTest, StoreCheckpointBytes) {
   std::remove(p.c_str());
 }
 
+TEST_F(ConfigTest, LogDirectIo) {
+  auto c = LoadConfig("");
+  ASSERT_TRUE(c.ok());
+  EXPECT_TRUE(c->log_direct_io);  // on by default: log/segment_writer.h says why
+  auto p = Write("[log]\ndirect_io = false\n");
+  c = LoadConfig(p);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_FALSE(c->log_direct_io);
+  p = Write("[log]\ndirect_io = 1\n");
+  c = LoadConfig(p);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("direct_io"), std::string::npos) << c.status().message();
+  std::remove(p.c_str());
+}
+
 TEST_F(ConfigTest, OverridesAndErrorsNameFileAndKey) {
   auto p = Write("[server]\nlisten = \"0.0.0.0:9000\"\n[ingest]\nmax_event_bytes = 1000\n");
   auto c = LoadConfig(p);
