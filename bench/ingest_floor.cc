@@ -16,6 +16,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <thread>
 
@@ -94,6 +95,8 @@ int main(int argc, char** argv) {
     }
     LogOptions opts;
     opts.dir = argv[3];
+    // FLOOR_DIRECT_IO=0 writes through the page cache, for an A/B of log/segment_writer.h.
+    if (const char* d = std::getenv("FLOOR_DIRECT_IO")) opts.direct_io = std::string(d) != "0";
     RecoveryReport report;
     auto opened = Log::Open(opts, &report);
     if (!opened.ok()) {

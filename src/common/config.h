@@ -27,6 +27,7 @@ struct Config {
   uint64_t segment_bytes = 128ull << 20;
   uint64_t max_unconsumed_bytes = 8ull << 30;  // 503 past this much log not yet consumed
   uint64_t min_free_disk_bytes = 1ull << 30;   // 503 when the data dir's disk has less
+  bool log_direct_io = true;                   // O_DIRECT segment writes (log/segment_writer.h)
   // [dedupe]
   uint64_t dedupe_capacity_slots = 1ull << 24;  // 256 MiB, remembers >= 11.7M ids
   int dedupe_snapshot_seconds = 60;

@@ -42,8 +42,7 @@ Status LogImpl::Init(RecoveredLog recovered, RecoveryReport* report) {
   damaged_ = std::move(recovered.damaged);
   const Segment& active = segments_.back();
   const std::string path = SegmentPath(active.base);
-  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd_ < 0) return Status::FromErrno("open " + path, errno);
+  SLUICE_RETURN_IF_ERROR(active_.Open(path, active.size, options_.direct_io));
   // Covers the segment just created, recovery's truncations and the consumers/ folder;
   // the parent in case the log folder itself is new.
   SLUICE_RETURN_IF_ERROR(SyncDir(options_.dir));

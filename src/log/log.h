@@ -34,6 +34,7 @@ struct LogOptions {
   std::string dir;                        // created if missing
   uint64_t segment_bytes = 128ull << 20;  // roll to a new segment past this size
   bool fsync = true;                      // false only in unit tests that measure nothing durable
+  bool direct_io = true;  // O_DIRECT appends where the file system allows (segment_writer.h)
   uint64_t max_pending_bytes = 256ull << 20;  // Append() fails with Unavailable past this
 };
 

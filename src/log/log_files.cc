@@ -84,6 +84,20 @@ Status WriteFully(int fd, const char* data, size_t n, const std::string& path) {
   return Status::OK();
 }
 
+Status WriteFullyAt(int fd, const char* data, size_t n, uint64_t at, const std::string& path) {
+  while (n > 0) {
+    const ssize_t w = ::pwrite(fd, data, n, static_cast<off_t>(at));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno("write " + path, errno);
+    }
+    data += w;
+    at += static_cast<uint64_t>(w);
+    n -= static_cast<size_t>(w);
+  }
+  return Status::OK();
+}
+
 Status ReadFully(int fd, uint64_t pos, char* data, size_t n, const std::string& path) {
   while (n > 0) {
     const ssize_t r = ::pread(fd, data, n, static_cast<off_t>(pos));

@@ -27,6 +27,7 @@
 
 #include "log/log.h"
 #include "log/log_recovery.h"
+#include "log/segment_writer.h"
 
 namespace sluice {
 
@@ -75,7 +76,6 @@ class LogImpl : public Log {
   Status WriteBatch(const std::string& batch, uint64_t start, const std::vector<uint64_t>& rolls);
   Status RollSegment(uint64_t base);
   Status SyncActive();
-  std::string ActiveSegmentPath() const;  // for error messages
   void Complete(uint64_t offset, const Status& s);
   void FailWaitersOnClose();
 
@@ -86,7 +86,7 @@ class LogImpl : public Log {
   const LogOptions options_;
 
   // Commit thread only (after Open).
-  int fd_ = -1;           // the active segment
+  SegmentWriter active_;  // the active segment
   Status commit_status_;  // sticky: once a write or sync fails nothing more is written
   std::thread commit_thread_;
 

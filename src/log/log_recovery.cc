@@ -10,6 +10,7 @@
 
 #include "log/log_files.h"
 #include "log/record_scan.h"
+#include "log/segment_writer.h"
 
 namespace sluice {
 
@@ -41,6 +42,17 @@ class MappedFile {
   void* data_ = nullptr;
   size_t size_ = 0;
 };
+
+// The zeros a direct write pads its last block with (segment_writer.h): less than a block,
+// ending the file at a block boundary. A crash before the writer cut them leaves them;
+// they are not damage, so they are cut without a report.
+bool IsDirectWritePadding(const char* tail, uint64_t n, uint64_t file_size) {
+  if (n >= SegmentWriter::kBlock || file_size % SegmentWriter::kBlock != 0) return false;
+  for (uint64_t i = 0; i < n; ++i) {
+    if (tail[i] != 0) return false;
+  }
+  return true;
+}
 
 // Scans one segment. `limit` is how many of its bytes offsets can address: the next
 // segment's base minus this one's, or the file size for the last segment.
@@ -97,10 +109,12 @@ Status RecoverSegment(const std::string& path, uint64_t base, bool last, uint64_
   if (pos < size) {
     const uint64_t cut = size - pos;
     if (last) {
-      report->truncated_bytes += cut;
-      report->notes.push_back(path + ": torn or corrupt tail of " + std::to_string(cut) +
-                              " bytes at byte " + std::to_string(pos) + " (offset " +
-                              std::to_string(base + pos) + ") truncated");
+      if (!IsDirectWritePadding(data + pos, cut, size)) {
+        report->truncated_bytes += cut;
+        report->notes.push_back(path + ": torn or corrupt tail of " + std::to_string(cut) +
+                                " bytes at byte " + std::to_string(pos) + " (offset " +
+                                std::to_string(base + pos) + ") truncated");
+      }
       // The cut must be durable before appends land after it; otherwise a crash could
       // resurrect the old tail behind new records.
       if (::ftruncate(fd, static_cast<off_t>(pos)) != 0) {

@@ -30,7 +30,7 @@ LogImpl::~LogImpl() {
   work_cv_.notify_all();
   if (commit_thread_.joinable()) commit_thread_.join();  // drains and syncs what is pending
   FailWaitersOnClose();
-  if (fd_ >= 0) ::close(fd_);
+  active_.Close();
 }
 
 Result<uint64_t> LogImpl::Append(RecordType type, std::string_view payload) {
@@ -112,7 +112,7 @@ Status LogImpl::WriteBatch(const std::string& batch, uint64_t start,
                            const std::vector<uint64_t>& rolls) {
   size_t pos = 0;
   auto write_upto = [&](size_t upto) -> Status {
-    SLUICE_RETURN_IF_ERROR(WriteFully(fd_, batch.data() + pos, upto - pos, ActiveSegmentPath()));
+    SLUICE_RETURN_IF_ERROR(active_.Append(batch.data() + pos, upto - pos));
     std::lock_guard<std::mutex> lock(seg_mu_);
     segments_.back().size += upto - pos;
     segment_bytes_total_ += upto - pos;
@@ -126,32 +126,21 @@ Status LogImpl::WriteBatch(const std::string& batch, uint64_t start,
   return write_upto(batch.size());
 }
 
-std::string LogImpl::ActiveSegmentPath() const {
-  uint64_t base;
-  {
-    std::lock_guard<std::mutex> lock(seg_mu_);
-    base = segments_.back().base;
-  }
-  return SegmentPath(base);
-}
-
-Status LogImpl::SyncActive() {
-  if (::fdatasync(fd_) == 0) return Status::OK();
-  const int err = errno;
-  return Status::FromErrno("fdatasync " + ActiveSegmentPath(), err);
-}
+Status LogImpl::SyncActive() { return active_.Sync(); }
 
 Status LogImpl::RollSegment(uint64_t base) {
   // Seal the full segment before the next one exists, so that recovery can only ever
-  // find a torn write in the last segment.
+  // find a torn write in the last segment, and cut the direct writes' zero padding, which
+  // only the last segment may have.
+  SLUICE_RETURN_IF_ERROR(active_.CutPadding());
   if (options_.fsync) SLUICE_RETURN_IF_ERROR(SyncActive());
   const std::string path = SegmentPath(base);
   // O_EXCL: every segment base lies past all existing ones, so a file already there means
   // something else writes to this directory.
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return Status::FromErrno("create " + path, errno);
-  ::close(fd_);
-  fd_ = fd;
+  ::close(fd);
+  SLUICE_RETURN_IF_ERROR(active_.Open(path, 0, options_.direct_io));
   if (options_.fsync) SLUICE_RETURN_IF_ERROR(SyncDir(options_.dir));
   std::lock_guard<std::mutex> lock(seg_mu_);
   segments_.push_back({base, 0});

@@ -37,6 +37,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, bool start_co
   LogOptions lo;
   lo.dir = paths.log();
   lo.segment_bytes = config.segment_bytes;
+  lo.direct_io = config.log_direct_io;
   RecoveryReport report;
   auto log = Log::Open(lo, &report);
   if (!log.ok()) return log.status();

@@ -22,7 +22,7 @@ class ConsumerTest : public testing::LogTestBase {
   }
   uint64_t FileBytes() const {
     uint64_t total = 0;
-    for (const auto& f : SegmentFiles()) total += std::filesystem::file_size(f);
+    for (const auto& f : SegmentFiles()) total += RecordBytes(f);
     return total;
   }
 };

@@ -17,10 +17,12 @@
 namespace sluice {
 namespace {
 
-class FaultInjectionTest : public testing::LogTestBase {
+// Run with direct I/O (the default) and through the page cache (the fallback).
+class FaultInjectionTest : public testing::LogTestBase, public ::testing::WithParamInterface<bool> {
  protected:
   void SetUp() override {
     LogTestBase::SetUp();
+    options_.direct_io = GetParam();
     ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved_), 0);
     old_handler_ = ::signal(SIGXFSZ, SIG_IGN);
   }
@@ -40,7 +42,7 @@ class FaultInjectionTest : public testing::LogTestBase {
   sighandler_t old_handler_;
 };
 
-TEST_F(FaultInjectionTest, FailedWritePoisonsTheLogAndRestartRecovers) {
+TEST_P(FaultInjectionTest, FailedWritePoisonsTheLogAndRestartRecovers) {
   Open();
   std::vector<std::string> acked;
   for (int i = 0; i < 3; ++i) {
@@ -73,7 +75,11 @@ TEST_F(FaultInjectionTest, FailedWritePoisonsTheLogAndRestartRecovers) {
 
   // A restart cuts the partial write and carries on.
   RecoveryReport rep = Open();
-  EXPECT_GT(rep.truncated_bytes, 0u);
+  // A buffered write stops at the limit mid-record, which recovery cuts; a direct write
+  // past it fails whole and leaves only zero padding, which is no damage.
+  if (!options_.direct_io) {
+    EXPECT_GT(rep.truncated_bytes, 0u);
+  }
   EXPECT_EQ(ReadAll(), acked);
   Write("after restart");
   acked.push_back("after restart");
@@ -83,7 +89,7 @@ TEST_F(FaultInjectionTest, FailedWritePoisonsTheLogAndRestartRecovers) {
 
 // Many appenders when the disk fails: every waiter completes (none hangs), and every
 // record acknowledged OK survives a restart.
-TEST_F(FaultInjectionTest, ConcurrentWaitersAllCompleteOnFailure) {
+TEST_P(FaultInjectionTest, ConcurrentWaitersAllCompleteOnFailure) {
   Open();
   LimitFileSize(200000);
   std::mutex mu;
@@ -129,6 +135,11 @@ TEST_F(FaultInjectionTest, ConcurrentWaitersAllCompleteOnFailure) {
   EXPECT_TRUE(st.ok()) << st.ToString();
   EXPECT_EQ(found, acked.size());
 }
+
+INSTANTIATE_TEST_SUITE_P(DirectAndBuffered, FaultInjectionTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& p) {
+                           return p.param ? "Direct" : "Buffered";
+                         });
 
 }  // namespace
 }  // namespace sluice

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "log/log.h"
+#include "log/segment_writer.h"
 
 namespace sluice::testing {
 
@@ -78,6 +79,14 @@ class LogTestBase : public ::testing::Test {
   static std::string ReadFile(const std::string& path) {
     std::ifstream f(path, std::ios::binary);
     return std::string(std::istreambuf_iterator<char>(f), {});
+  }
+  // A segment file's size without the zeros a direct write pads the active segment's last
+  // block with (segment_writer.h). Test payloads never end in a zero byte.
+  static uint64_t RecordBytes(const std::string& path) {
+    const std::string bytes = ReadFile(path);
+    size_t n = bytes.size();
+    while (n > 0 && bytes[n - 1] == '\0' && bytes.size() - n + 1 < SegmentWriter::kBlock) --n;
+    return n;
   }
   static void WriteFile(const std::string& path, const std::string& bytes) {
     std::ofstream f(path, std::ios::binary | std::ios::trunc);
