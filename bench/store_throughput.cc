@@ -73,9 +73,12 @@ int main(int argc, char** argv) {
   static const char* plans[] = {"free", "pro", "team", "enterprise"};
   std::mt19937_64 rng(7);
   const int64_t now = NowMicros();
+  const char* per_record_env = std::getenv("STORE_BENCH_RECORD_EVENTS");
+  const uint64_t per_record = per_record_env != nullptr ? std::stoull(per_record_env) : 500;
+  uint64_t since_durable = 0;
   for (uint64_t i = 0; i < events;) {
     EventBatchWriter w;
-    for (int k = 0; k < 500 && i < events; ++k, ++i) {
+    for (uint64_t k = 0; k < per_record && i < events; ++k, ++i) {
       Event e;
       e.tenant = "default";
       const int64_t ts = now - static_cast<int64_t>(events - i) * 100;
@@ -101,7 +104,10 @@ int main(int argc, char** argv) {
     }
     auto off = (*log)->Append(RecordType::kEventBatch, w.Finish());
     Check(off.status(), "append");
-    if (i % 100000 == 0) Check((*log)->WaitDurable(*off), "durable");  // bounded pending tail
+    if ((since_durable += per_record) >= 100000) {  // bounded pending tail
+      Check((*log)->WaitDurable(*off), "durable");
+      since_durable = 0;
+    }
   }
   Check((*log)->WaitDurable((*log)->end_offset()), "durable");
 
