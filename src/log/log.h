@@ -44,6 +44,7 @@ struct RecoveryReport {
   uint64_t records = 0;
   uint64_t truncated_bytes = 0;    // cut off a torn/corrupt tail
   uint64_t skipped_bytes = 0;      // corrupt bytes skipped between valid records
+  uint64_t padding_bytes = 0;      // zeros a direct write left after the last record, cut
   std::vector<std::string> notes;  // one human-readable line per repair
 };
 

@@ -109,7 +109,9 @@ Status RecoverSegment(const std::string& path, uint64_t base, bool last, uint64_
   if (pos < size) {
     const uint64_t cut = size - pos;
     if (last) {
-      if (!IsDirectWritePadding(data + pos, cut, size)) {
+      if (IsDirectWritePadding(data + pos, cut, size)) {
+        report->padding_bytes += cut;
+      } else {
         report->truncated_bytes += cut;
         report->notes.push_back(path + ": torn or corrupt tail of " + std::to_string(cut) +
                                 " bytes at byte " + std::to_string(pos) + " (offset " +

@@ -30,7 +30,7 @@ LogImpl::~LogImpl() {
   work_cv_.notify_all();
   if (commit_thread_.joinable()) commit_thread_.join();  // drains and syncs what is pending
   FailWaitersOnClose();
-  active_.Close();
+  active_.Close(commit_status_.ok());  // a failed log writes nothing more, not even a cut
 }
 
 Result<uint64_t> LogImpl::Append(RecordType type, std::string_view payload) {

@@ -39,7 +39,7 @@ bool SegmentWriter::DirectAlignmentFits(int fd) {
 
 void SegmentWriter::FreeAligned::operator()(char* p) const { std::free(p); }
 
-SegmentWriter::~SegmentWriter() { Close(); }
+SegmentWriter::~SegmentWriter() { Close(false); }
 
 Status SegmentWriter::Open(const std::string& path, uint64_t size, bool direct) {
   Close();
@@ -49,7 +49,8 @@ Status SegmentWriter::Open(const std::string& path, uint64_t size, bool direct) 
   direct_ = false;
   if (direct) {
     fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_DIRECT | O_CLOEXEC, 0644);
-    if (fd_ < 0 && errno != EINVAL) return Status::FromErrno("open " + path, errno);
+    const int err = errno;
+    if (fd_ < 0 && err != EINVAL) return Status::FromErrno("open " + path, err);
     if (fd_ >= 0 && DirectAlignmentFits(fd_)) {
       direct_ = true;
     } else {
@@ -61,7 +62,10 @@ Status SegmentWriter::Open(const std::string& path, uint64_t size, bool direct) 
   }
   if (fd_ < 0) {
     fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0) return Status::FromErrno("open " + path, errno);
+    if (fd_ < 0) {
+      const int err = errno;
+      return Status::FromErrno("open " + path, err);
+    }
     return Status::OK();
   }
   // Load the partial last block, which the next write rewrites.
@@ -69,7 +73,10 @@ Status SegmentWriter::Open(const std::string& path, uint64_t size, bool direct) 
   const size_t tail = size_ % kBlock;
   if (tail > 0) {
     const ssize_t r = ::pread(fd_, stage_.get(), kBlock, static_cast<off_t>(size_ - tail));
-    if (r < 0) return Status::FromErrno("pread " + path, errno);
+    if (r < 0) {
+      const int err = errno;
+      return Status::FromErrno("pread " + path, err);
+    }
     if (static_cast<size_t>(r) < tail) {
       return Status::Corruption(path + " is shorter than the " + std::to_string(size_) +
                                 " bytes recovery found in it");
@@ -123,8 +130,9 @@ Status SegmentWriter::WriteAligned(size_t len) {
   while (left > 0) {
     const ssize_t w = ::pwrite(fd_, p, left, at);
     if (w < 0) {
-      if (errno == EINTR) continue;
-      return Status::FromErrno("write " + path_, errno);
+      const int err = errno;
+      if (err == EINTR) continue;
+      return Status::FromErrno("write " + path_, err);
     }
     // A short direct write that stops inside a block cannot be resumed with an aligned one.
     if (w == 0 || (static_cast<size_t>(w) < left && w % static_cast<ssize_t>(kBlock) != 0)) {
@@ -141,21 +149,23 @@ Status SegmentWriter::WriteAligned(size_t len) {
 
 Status SegmentWriter::Sync() {
   if (::fdatasync(fd_) == 0) return Status::OK();
-  return Status::FromErrno("fdatasync " + path_, errno);
+  const int err = errno;
+  return Status::FromErrno("fdatasync " + path_, err);
 }
 
 Status SegmentWriter::CutPadding() {
   if (!padded_) return Status::OK();
   if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
-    return Status::FromErrno("ftruncate " + path_, errno);
+    const int err = errno;
+    return Status::FromErrno("ftruncate " + path_, err);
   }
   padded_ = false;
   return Status::OK();
 }
 
-void SegmentWriter::Close() {
+void SegmentWriter::Close(bool cut_padding) {
   if (fd_ < 0) return;
-  if (padded_ && CutPadding().ok()) ::fdatasync(fd_);
+  if (cut_padding && padded_ && CutPadding().ok()) ::fdatasync(fd_);
   ::close(fd_);
   fd_ = -1;
 }

@@ -48,8 +48,9 @@ class SegmentWriter {
   Status Sync();  // fdatasync
   // Cuts the padding so the file holds exactly its records. Sync() makes the cut durable.
   Status CutPadding();
-  // Cuts the padding (best effort: recovery would drop it anyway) and closes the file.
-  void Close();
+  // Closes the file, first cutting the padding (best effort: recovery would drop it
+  // anyway) unless the log failed, after which nothing more is written.
+  void Close(bool cut_padding = true);
 
   // Whether direct I/O on this file (opened with O_DIRECT) takes kBlock alignment.
   static bool DirectAlignmentFits(int fd);

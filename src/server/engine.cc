@@ -43,9 +43,11 @@ Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, bool start_co
   if (!log.ok()) return log.status();
   e->log_ = std::move(*log);
   for (const auto& note : report.notes) spdlog::warn("log recovery: {}", note);
-  spdlog::info("log: {} segment(s), {} record(s), truncated {} B, skipped {} B, offsets [{}, {})",
-               report.segments, report.records, report.truncated_bytes, report.skipped_bytes,
-               e->log_->start_offset(), e->log_->end_offset());
+  spdlog::info(
+      "log: {} segment(s), {} record(s), truncated {} B, skipped {} B, cut {} B of direct-write "
+      "padding, offsets [{}, {})",
+      report.segments, report.records, report.truncated_bytes, report.skipped_bytes,
+      report.padding_bytes, e->log_->start_offset(), e->log_->end_offset());
 
   e->ingestor_ = std::make_unique<Ingestor>(e->log_.get(), config.dedupe_capacity_slots,
                                             paths.dedupe_snapshot());
