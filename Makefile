@@ -38,7 +38,7 @@ bench: build
 	bash bench/run.sh $(BUILD)
 
 soak: build
-	SLUICE_CRASH_ROUNDS=25 $(BUILD)/integration_test --gtest_filter='Crash*'
+	SLUICE_CRASH_ROUNDS=25 SLUICE_BIN=$(abspath $(BUILD))/sluice $(BUILD)/integration_test --gtest_filter='Crash*'
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
