@@ -106,7 +106,7 @@ Status LogImpl::PersistConsumerOffset(const std::string& name, uint64_t offset) 
   const std::string tmp = path + "~";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Status::FromErrno("open " + tmp, errno);
-  Status s = WriteFully(fd, buf, sizeof buf, tmp);
+  Status s = WriteFullyAt(fd, buf, sizeof buf, 0, tmp);
   if (s.ok() && options_.fsync && ::fdatasync(fd) != 0)
     s = Status::FromErrno("fsync " + tmp, errno);
   ::close(fd);

@@ -71,25 +71,13 @@ Status SyncDir(const std::string& dir) {
   return Status::OK();
 }
 
-Status WriteFully(int fd, const char* data, size_t n, const std::string& path) {
-  while (n > 0) {
-    const ssize_t w = ::write(fd, data, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return Status::FromErrno("write " + path, errno);
-    }
-    data += w;
-    n -= static_cast<size_t>(w);
-  }
-  return Status::OK();
-}
-
 Status WriteFullyAt(int fd, const char* data, size_t n, uint64_t at, const std::string& path) {
   while (n > 0) {
     const ssize_t w = ::pwrite(fd, data, n, static_cast<off_t>(at));
     if (w < 0) {
-      if (errno == EINTR) continue;
-      return Status::FromErrno("write " + path, errno);
+      const int err = errno;
+      if (err == EINTR) continue;
+      return Status::FromErrno("write " + path, err);
     }
     data += w;
     at += static_cast<uint64_t>(w);
@@ -120,7 +108,7 @@ Status WriteFileAtomic(const std::string& path, const std::string& contents) {
   std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Status::FromErrno("open " + tmp, errno);
-  Status s = WriteFully(fd, contents.data(), contents.size(), tmp);
+  Status s = WriteFullyAt(fd, contents.data(), contents.size(), 0, tmp);
   if (s.ok() && ::fsync(fd) != 0) s = Status::FromErrno("fsync " + tmp, errno);
   ::close(fd);
   SLUICE_RETURN_IF_ERROR(s);

@@ -27,10 +27,8 @@ Status CreateDirs(const std::string& dir);
 // Makes a create/rename/unlink/truncate in `dir` durable (POSIX leaves it to the caller).
 Status SyncDir(const std::string& dir);
 
-// write() until done, retrying EINTR and short writes.
-// pwrite()s all n bytes at file offset `at`, retrying short writes.
+// pwrite()s all n bytes at file offset `at`, retrying EINTR and short writes.
 Status WriteFullyAt(int fd, const char* data, size_t n, uint64_t at, const std::string& path);
-Status WriteFully(int fd, const char* data, size_t n, const std::string& path);
 
 // Writes `contents` to `path` atomically: temp file, fsync, rename, fsync of the directory.
 Status WriteFileAtomic(const std::string& path, const std::string& contents);

@@ -14,10 +14,10 @@
 // already durable are rewritten unchanged, so a torn rewrite can only leave sectors that
 // are either old or new, and both hold them.
 //
-// The file is therefore up to one block longer than its records: zeros. Seal() and
-// Close() cut it back to the records; after a crash, recovery drops a zero tail shorter
-// than a block without calling it damage (log_recovery.cc). Readers never see the
-// padding: they address the log by the record sizes the log keeps in memory.
+// The file is therefore up to one block longer than its records: zeros. CutPadding()
+// (when the log seals a segment) and Close() cut it back to the records; after a crash, recovery
+// drops a zero tail shorter than a block without calling it damage (log_recovery.cc). Readers never
+// see the padding: they address the log by the record sizes the log keeps in memory.
 #pragma once
 
 #include <cstddef>
@@ -55,9 +55,6 @@ class SegmentWriter {
   // Whether direct I/O on this file (opened with O_DIRECT) takes kBlock alignment.
   static bool DirectAlignmentFits(int fd);
 
-  bool direct() const { return direct_; }
-  uint64_t size() const { return size_; }  // bytes of records in the file
-
  private:
   Status WriteAligned(size_t len);  // writes stage_[0, len) padded at the tail's block
   Status Reserve(size_t bytes);     // stage_ holds at least `bytes`, keeping its tail
@@ -69,7 +66,7 @@ class SegmentWriter {
   int fd_ = -1;
   std::string path_;
   bool direct_ = false;
-  uint64_t size_ = 0;
+  uint64_t size_ = 0;    // bytes of records in the file
   bool padded_ = false;  // the file is longer than size_
   // Direct mode: stage_[0, size_ % kBlock) is the partial last block as it is on disk.
   std::unique_ptr<char, FreeAligned> stage_;
