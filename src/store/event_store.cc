@@ -77,7 +77,7 @@ enum Column : idx_t {
 };
 
 // Optional fields are NULL when absent, so SQL can say `user_id IS NULL`.
-void SetOptional(duckdb_vector v, idx_t row, const std::string& s) {
+void SetOptional(duckdb_vector v, idx_t row, std::string_view s) {
   if (s.empty()) {
     duck::SetNull(v, row);
   } else {
@@ -85,7 +85,7 @@ void SetOptional(duckdb_vector v, idx_t row, const std::string& s) {
   }
 }
 
-// Appends events get(0..n) to `table` (events_hot's columns) inside the caller's
+// Appends rows get(0..n) to `table` (events_hot's columns) inside the caller's
 // transaction. Whole data chunks rather than row-by-row appends: no per-value call and
 // type dispatch. The chunk types come from the table, so nothing is cast.
 template <typename Get>
@@ -109,7 +109,8 @@ Status AppendEvents(duck::Connection& con, const char* table, size_t count, Get 
     auto* user_key = static_cast<uint32_t*>(duckdb_vector_get_data(v[kUserKey]));
     const size_t n = std::min(cap, count - i);
     for (size_t row = 0; row < n; ++row, ++i) {
-      const Event& e = get(i);
+      const StoreRow& r = get(i);
+      const EventView& e = r.event;
       duck::SetString(v[kTenant], row, e.tenant);
       duck::SetString(v[kEventId], row, e.event_id);
       duck::SetString(v[kType], row, e.type);
@@ -120,7 +121,7 @@ Status AppendEvents(duck::Connection& con, const char* table, size_t count, Get 
       SetOptional(v[kProperties], row, e.properties);
       SetOptional(v[kContext], row, e.context);
       SetOptional(v[kSource], row, e.source);
-      log_offset[row] = e.log_offset;
+      log_offset[row] = r.log_offset;
       if (e.user_id.empty()) {
         duck::SetNull(v[kUserKey], row);
       } else {
@@ -136,6 +137,27 @@ Status AppendEvents(duck::Connection& con, const char* table, size_t count, Get 
 }
 
 }  // namespace
+
+std::vector<StoreRow> RowsOf(const std::vector<Event>& events) {
+  std::vector<StoreRow> rows(events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    const Event& e = events[i];
+    EventView& v = rows[i].event;
+    v.tenant = e.tenant;
+    v.event_id = e.event_id;
+    v.type = e.type;
+    v.user_id = e.user_id;
+    v.anonymous_id = e.anonymous_id;
+    v.properties = e.properties;
+    v.context = e.context;
+    v.source = e.source;
+    v.ts_us = e.ts_us;
+    v.received_at_us = e.received_at_us;
+    v.id_assigned = e.id_assigned;
+    rows[i].log_offset = e.log_offset;
+  }
+  return rows;
+}
 
 Result<std::unique_ptr<EventStore>> EventStore::Open(const std::string& path,
                                                      const EventStoreOptions& options) {
@@ -247,9 +269,16 @@ Status EventStore::AppendBatch(const std::vector<Event>& events,
                                const std::vector<ConnectorCheckpoint>& checkpoints,
                                const std::string& consumer, uint64_t new_offset,
                                const std::vector<RejectedEvent>& dead_letters) {
+  return AppendRows(RowsOf(events), checkpoints, consumer, new_offset, dead_letters);
+}
+
+Status EventStore::AppendRows(const std::vector<StoreRow>& rows,
+                              const std::vector<ConnectorCheckpoint>& checkpoints,
+                              const std::string& consumer, uint64_t new_offset,
+                              const std::vector<RejectedEvent>& dead_letters) {
   std::lock_guard<std::mutex> lock(mu_);
   SLUICE_RETURN_IF_ERROR(con_.Exec("BEGIN TRANSACTION"));
-  Status s = WriteBatch(events, checkpoints, consumer, new_offset);
+  Status s = WriteBatch(rows, checkpoints, consumer, new_offset);
   if (s.ok() && !dead_letters.empty()) s = WriteDeadLetters(dead_letters);
   if (s.ok() && before_commit_hook_) s = before_commit_hook_();
   if (s.ok()) s = con_.Exec("COMMIT");
@@ -261,21 +290,21 @@ Status EventStore::AppendBatch(const std::vector<Event>& events,
   return s;
 }
 
-Status EventStore::WriteBatch(const std::vector<Event>& events,
+Status EventStore::WriteBatch(const std::vector<StoreRow>& rows,
                               const std::vector<ConnectorCheckpoint>& checkpoints,
                               const std::string& consumer, uint64_t new_offset) {
-  if (!events.empty()) {
-    SLUICE_RETURN_IF_ERROR(AppendEvents(con_, "events_hot", events.size(),
-                                        [&](size_t i) -> const Event& { return events[i]; }));
+  if (!rows.empty()) {
+    SLUICE_RETURN_IF_ERROR(AppendEvents(con_, "events_hot", rows.size(),
+                                        [&](size_t i) -> const StoreRow& { return rows[i]; }));
     // Late events for days already projected go to the projection too (user_projection.h).
     if (projected_until_) {
-      std::vector<const Event*> late;
-      for (const Event& e : events) {
-        if (e.ts_us < *projected_until_) late.push_back(&e);
+      std::vector<const StoreRow*> late;
+      for (const StoreRow& r : rows) {
+        if (r.event.ts_us < *projected_until_) late.push_back(&r);
       }
       if (!late.empty()) {
         SLUICE_RETURN_IF_ERROR(AppendEvents(con_, "events_by_user", late.size(),
-                                            [&](size_t i) -> const Event& { return *late[i]; }));
+                                            [&](size_t i) -> const StoreRow& { return *late[i]; }));
       }
     }
   }

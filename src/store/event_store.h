@@ -33,9 +33,20 @@
 #include "ingest/connector_batch.h"
 #include "ingest/envelope_parser.h"  // RejectedEvent
 #include "ingest/event.h"
+#include "ingest/event_codec.h"  // EventView
 #include "store/duckdb_handle.h"
 
 namespace sluice {
+
+// One row of events_hot: an event's fields as views, plus the offset of the log record
+// that carried it (0 for rows from elsewhere). The views must outlive AppendBatch.
+struct StoreRow {
+  EventView event;
+  uint64_t log_offset = 0;
+};
+
+// Views of `events`, which must outlive them.
+std::vector<StoreRow> RowsOf(const std::vector<Event>& events);
 
 struct EventStoreOptions {
   // DuckDB worker threads; 0 = DuckDB's default (all cores). Commits checkpoint on these
@@ -87,6 +98,12 @@ class EventStore {
                      const std::vector<ConnectorCheckpoint>& checkpoints,
                      const std::string& consumer, uint64_t new_offset,
                      const std::vector<RejectedEvent>& dead_letters = {});
+  // The same for rows that point into memory the caller keeps (StoreConsumer: the log
+  // records' payloads), so that no event is copied into an Event on the way to DuckDB.
+  Status AppendRows(const std::vector<StoreRow>& rows,
+                    const std::vector<ConnectorCheckpoint>& checkpoints,
+                    const std::string& consumer, uint64_t new_offset,
+                    const std::vector<RejectedEvent>& dead_letters = {});
   // Checkpoints committed so far (tenant, connector, checkpoint) with updated_at_us.
   struct StoredCheckpoint {
     ConnectorCheckpoint checkpoint;
@@ -163,7 +180,7 @@ class EventStore {
   // Limits DuckDB's file access to `roots` (EventStoreOptions::file_roots).
   Status RestrictFiles(const std::vector<std::string>& roots);
   // Everything AppendBatch does between BEGIN and COMMIT.
-  Status WriteBatch(const std::vector<Event>& events,
+  Status WriteBatch(const std::vector<StoreRow>& rows,
                     const std::vector<ConnectorCheckpoint>& checkpoints,
                     const std::string& consumer, uint64_t new_offset);
   Status WriteDeadLetters(const std::vector<RejectedEvent>& dead_letters);

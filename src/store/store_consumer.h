@@ -20,6 +20,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -64,7 +65,10 @@ class StoreConsumer {
  private:
   // What one DuckDB transaction commits: the whole log records before `end`.
   struct Batch {
-    std::vector<Event> events;
+    // The records' payloads, copied once; `events` points into them. A deque, so that
+    // adding one never moves the others (a moved short string would take its bytes along).
+    std::deque<std::string> payloads;
+    std::vector<StoreRow> events;
     std::vector<RejectedEvent> dead_letters;
     std::vector<ConnectorCheckpoint> checkpoints;  // newest last; the store upserts in order
     uint64_t start = 0;
