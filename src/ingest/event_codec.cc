@@ -86,6 +86,22 @@ EventBatchReader::EventBatchReader(std::string_view payload) {
   rest_ = payload.substr(4);
 }
 
+EventView ViewOf(const Event& e) {
+  EventView v;
+  v.tenant = e.tenant;
+  v.event_id = e.event_id;
+  v.type = e.type;
+  v.user_id = e.user_id;
+  v.anonymous_id = e.anonymous_id;
+  v.properties = e.properties;
+  v.context = e.context;
+  v.source = e.source;
+  v.ts_us = e.ts_us;
+  v.received_at_us = e.received_at_us;
+  v.id_assigned = e.id_assigned;
+  return v;
+}
+
 bool EventBatchReader::Next(Event* e, Status* status) {
   EventView v;
   if (!Next(&v, status)) return false;

@@ -53,6 +53,9 @@ struct EventView {
   bool id_assigned = false;
 };
 
+// Views of `e`'s fields, valid while `e` is (the reverse of EventBatchReader::Next(Event*)).
+EventView ViewOf(const Event& e);
+
 // Iterates the events of a batch payload. Corruption if the bytes are malformed
 // (which the log's CRC makes a bug, not a disk error). Strict: an event's fields must fill
 // its length exactly, unknown flag bits and bytes after the last event are Corruption.

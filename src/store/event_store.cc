@@ -139,23 +139,9 @@ Status AppendEvents(duck::Connection& con, const char* table, size_t count, Get 
 }  // namespace
 
 std::vector<StoreRow> RowsOf(const std::vector<Event>& events) {
-  std::vector<StoreRow> rows(events.size());
-  for (size_t i = 0; i < events.size(); ++i) {
-    const Event& e = events[i];
-    EventView& v = rows[i].event;
-    v.tenant = e.tenant;
-    v.event_id = e.event_id;
-    v.type = e.type;
-    v.user_id = e.user_id;
-    v.anonymous_id = e.anonymous_id;
-    v.properties = e.properties;
-    v.context = e.context;
-    v.source = e.source;
-    v.ts_us = e.ts_us;
-    v.received_at_us = e.received_at_us;
-    v.id_assigned = e.id_assigned;
-    rows[i].log_offset = e.log_offset;
-  }
+  std::vector<StoreRow> rows;
+  rows.reserve(events.size());
+  for (const Event& e : events) rows.push_back({ViewOf(e), e.log_offset});
   return rows;
 }
 

@@ -39,7 +39,7 @@
 namespace sluice {
 
 // One row of events_hot: an event's fields as views, plus the offset of the log record
-// that carried it (0 for rows from elsewhere). The views must outlive AppendBatch.
+// that carried it (0 for rows from elsewhere). The views must outlive AppendRows.
 struct StoreRow {
   EventView event;
   uint64_t log_offset = 0;

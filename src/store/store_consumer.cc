@@ -93,7 +93,7 @@ Status StoreConsumer::AddRecord(const LogRecord& rec, Batch* b) {
   StoreRow row;
   row.log_offset = rec.offset;
   Status bst;
-  while (batch.Next(&row.event, &bst)) b->events.push_back(row);
+  while (batch.Next(&row.event, &bst)) b->rows.push_back(row);
   if (!bst.ok()) {
     return Status::Corruption("log record at offset " + std::to_string(rec.offset) + ": " +
                               bst.ToString());
@@ -108,7 +108,7 @@ Status StoreConsumer::Gather(Batch* b, bool pipelined) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.batch_ms);
   LogRecord rec;
   Status st;
-  while (b->events.size() < options_.batch_events && !reader_quit_.load()) {
+  while (b->rows.size() < options_.batch_events && !reader_quit_.load()) {
     if (reader_->Next(&rec, &st)) {
       SLUICE_RETURN_IF_ERROR(AddRecord(rec, b));
       continue;
@@ -125,7 +125,7 @@ Status StoreConsumer::Gather(Batch* b, bool pipelined) {
     // only grows. Once it waits, a big enough batch goes at once; a small one lingers up
     // to batch_ms so that a trickle of events does not cost a transaction each.
     if (committer_idle_.load() &&
-        (b->events.size() >= options_.batch_events / 8 || now >= deadline)) {
+        (b->rows.size() >= options_.batch_events / 8 || now >= deadline)) {
       break;
     }
     SleepFor(std::min(2, options_.batch_ms));
@@ -139,10 +139,10 @@ Status StoreConsumer::Commit(const Batch& b) {
     return Status::Internal("store consumer: batch at log offset " + std::to_string(b.start) +
                             " does not follow the committed offset " + std::to_string(offset_));
   }
-  SLUICE_RETURN_IF_ERROR(store_->AppendRows(b.events, b.checkpoints, kName, b.end, b.dead_letters));
+  SLUICE_RETURN_IF_ERROR(store_->AppendRows(b.rows, b.checkpoints, kName, b.end, b.dead_letters));
   offset_ = b.end;
   applied_.store(offset_, std::memory_order_release);
-  rows_.fetch_add(b.events.size(), std::memory_order_relaxed);
+  rows_.fetch_add(b.rows.size(), std::memory_order_relaxed);
   // Best effort: the store holds the truth, and the next batch commits a newer offset.
   Status s = log_->CommitConsumerOffset(kName, offset_);
   if (s.ok()) s = log_->CollectGarbage();

@@ -65,10 +65,10 @@ class StoreConsumer {
  private:
   // What one DuckDB transaction commits: the whole log records before `end`.
   struct Batch {
-    // The records' payloads, copied once; `events` points into them. A deque, so that
+    // The records' payloads, copied once; `rows` points into them. A deque, so that
     // adding one never moves the others (a moved short string would take its bytes along).
     std::deque<std::string> payloads;
-    std::vector<StoreRow> events;
+    std::vector<StoreRow> rows;
     std::vector<RejectedEvent> dead_letters;
     std::vector<ConnectorCheckpoint> checkpoints;  // newest last; the store upserts in order
     uint64_t start = 0;
