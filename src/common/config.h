@@ -35,7 +35,7 @@ struct Config {
   bool store_enabled = true;
   int store_threads = 0;  // DuckDB worker threads, 0 = DuckDB's default (all cores)
   int store_batch_ms = 200;
-  uint64_t store_batch_events = 100000;
+  uint64_t store_batch_events = 122880;  // one DuckDB row group (store_consumer.h)
   // DuckDB's buffer-pool limit (bytes) shared by the store, archiving and queries; 0 =
   // DuckDB's default (80% of RAM). Queries that need more fail cleanly instead of growing.
   uint64_t store_memory_limit_bytes = 0;

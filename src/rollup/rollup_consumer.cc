@@ -233,7 +233,7 @@ Status RollupConsumer::Commit(const CellMap& minutes, const MetricDefinition* pr
   if (s.ok()) s = MergeCells(con_, kHourUs, Coarsen(minutes, kHourUs));
   if (s.ok() && progress != nullptr) s = SaveMetricDefinition(con_, *progress);
   if (s.ok() && progress == nullptr) {
-    s = con_.Exec("INSERT OR REPLACE INTO consumer_offsets VALUES ('rollup', " +
+    s = con_.Exec("INSERT OR REPLACE INTO consumer_offsets (name, log_offset) VALUES ('rollup', " +
                   std::to_string(new_offset) + ")");
   }
   if (s.ok() && before_commit_) s = before_commit_();

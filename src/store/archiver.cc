@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <limits>
 #include <set>
 
 #include <fmt/format.h>
@@ -310,6 +311,14 @@ Status Archiver::Archive(ArchiveStats* stats) {
     auto pv = p->FirstUInt64();
     if (!pv.ok()) return pv.status();
     scan_from = pv->value_or(0);
+    // Rows at or past the store consumer's offset may be half a log record: the store can
+    // commit a record in parts (ConsumerPosition). The hour's watermark would then pass
+    // over the rest of that record when it lands, so they wait until it is whole.
+    auto so = con->Query("SELECT log_offset FROM consumer_offsets WHERE name = 'store'");
+    if (!so.ok()) return so.status();
+    auto sv = so->FirstUInt64();
+    if (!sv.ok()) return sv.status();
+    const uint64_t whole_below = sv->value_or(std::numeric_limits<uint64_t>::max());
     SLUICE_RETURN_IF_ERROR(ForEachRow(
         *con,
         fmt::format(
@@ -317,10 +326,10 @@ Status Archiver::Archive(ArchiveStats* stats) {
             " max(e.log_offset)::BIGINT, coalesce(any_value(a.evicted), false)"
             " FROM events_hot e LEFT JOIN archive_hours a ON a.tenant = e.tenant AND"
             " a.hour = date_trunc('hour', e.ts)"
-            " WHERE e.log_offset >= {} AND e.ts < {} AND"
+            " WHERE e.log_offset >= {} AND e.log_offset < {} AND e.ts < {} AND"
             " (a.watermark IS NULL OR e.log_offset >= a.watermark)"
             " GROUP BY ALL ORDER BY 2, 1",
-            scan_from, SqlTimestamp(cut)),
+            scan_from, whole_below, SqlTimestamp(cut)),
         [&](const duck::DataChunk& c, idx_t row) {
           Candidate k;
           k.hour.tenant = std::string(duck::GetString(c.column(0), row));
@@ -334,8 +343,8 @@ Status Archiver::Archive(ArchiveStats* stats) {
     // newest row seen (rows committed later have larger offsets: the log is in order).
     auto n = QueryCount(*con, fmt::format("SELECT coalesce(min(log_offset) FILTER (WHERE ts >= {}),"
                                           " max(log_offset) + 1, {})::BIGINT FROM events_hot"
-                                          " WHERE log_offset >= {}",
-                                          SqlTimestamp(cut), scan_from, scan_from));
+                                          " WHERE log_offset >= {} AND log_offset < {}",
+                                          SqlTimestamp(cut), scan_from, scan_from, whole_below));
     if (!n.ok()) return n.status();
     next_scan = static_cast<uint64_t>(*n);
     return Status::OK();
@@ -344,9 +353,9 @@ Status Archiver::Archive(ArchiveStats* stats) {
     SLUICE_RETURN_IF_ERROR(ArchiveHour(*con, k.hour, k.lo, k.hi, k.evicted, stats));
   }
   if (next_scan != scan_from) {
-    SLUICE_RETURN_IF_ERROR(
-        con->Exec(fmt::format("INSERT OR REPLACE INTO consumer_offsets VALUES ({}, {})",
-                              SqlQuote(kScanOffsetName), next_scan)));
+    SLUICE_RETURN_IF_ERROR(con->Exec(
+        fmt::format("INSERT OR REPLACE INTO consumer_offsets (name, log_offset) VALUES ({}, {})",
+                    SqlQuote(kScanOffsetName), next_scan)));
   }
   return Status::OK();
 }

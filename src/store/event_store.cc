@@ -33,6 +33,8 @@ constexpr const char* kHotColumnsDdl =
     " log_offset UBIGINT NOT NULL DEFAULT 0, user_key UINTEGER);";
 constexpr const char* kSchema =
     "CREATE TABLE IF NOT EXISTS consumer_offsets (name VARCHAR PRIMARY KEY, log_offset UBIGINT);"
+    // Stores from before mid-record positions (ConsumerPosition) get the column here.
+    "ALTER TABLE consumer_offsets ADD COLUMN IF NOT EXISTS rows_applied UBIGINT DEFAULT 0;"
     "CREATE TABLE IF NOT EXISTS archive_hours (tenant VARCHAR NOT NULL, hour TIMESTAMP NOT NULL,"
     " watermark UBIGINT NOT NULL, evicted BOOLEAN NOT NULL DEFAULT false,"
     " rehydrated_at TIMESTAMP, PRIMARY KEY (tenant, hour));"
@@ -246,6 +248,17 @@ Result<uint64_t> EventStore::LoadOffset(const std::string& consumer) {
   return QueryUInt64("SELECT log_offset FROM consumer_offsets WHERE name = $1", &consumer);
 }
 
+Result<ConsumerPosition> EventStore::LoadPosition(const std::string& consumer) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // Two statements, one state: AppendRows, the only writer of a position, holds mu_ too.
+  auto offset = QueryUInt64("SELECT log_offset FROM consumer_offsets WHERE name = $1", &consumer);
+  if (!offset.ok()) return offset.status();
+  auto rows = QueryUInt64(
+      "SELECT coalesce(rows_applied, 0)::UBIGINT FROM consumer_offsets WHERE name = $1", &consumer);
+  if (!rows.ok()) return rows.status();
+  return ConsumerPosition{*offset, *rows};
+}
+
 Status EventStore::AppendBatch(const std::vector<Event>& events, const std::string& consumer,
                                uint64_t new_offset) {
   return AppendBatch(events, {}, consumer, new_offset);
@@ -255,16 +268,16 @@ Status EventStore::AppendBatch(const std::vector<Event>& events,
                                const std::vector<ConnectorCheckpoint>& checkpoints,
                                const std::string& consumer, uint64_t new_offset,
                                const std::vector<RejectedEvent>& dead_letters) {
-  return AppendRows(RowsOf(events), checkpoints, consumer, new_offset, dead_letters);
+  return AppendRows(RowsOf(events), checkpoints, consumer, {new_offset, 0}, dead_letters);
 }
 
 Status EventStore::AppendRows(const std::vector<StoreRow>& rows,
                               const std::vector<ConnectorCheckpoint>& checkpoints,
-                              const std::string& consumer, uint64_t new_offset,
+                              const std::string& consumer, ConsumerPosition position,
                               const std::vector<RejectedEvent>& dead_letters) {
   std::lock_guard<std::mutex> lock(mu_);
   SLUICE_RETURN_IF_ERROR(con_.Exec("BEGIN TRANSACTION"));
-  Status s = WriteBatch(rows, checkpoints, consumer, new_offset);
+  Status s = WriteBatch(rows, checkpoints, consumer, position);
   if (s.ok() && !dead_letters.empty()) s = WriteDeadLetters(dead_letters);
   if (s.ok() && before_commit_hook_) s = before_commit_hook_();
   if (s.ok()) s = con_.Exec("COMMIT");
@@ -278,7 +291,7 @@ Status EventStore::AppendRows(const std::vector<StoreRow>& rows,
 
 Status EventStore::WriteBatch(const std::vector<StoreRow>& rows,
                               const std::vector<ConnectorCheckpoint>& checkpoints,
-                              const std::string& consumer, uint64_t new_offset) {
+                              const std::string& consumer, ConsumerPosition position) {
   if (!rows.empty()) {
     SLUICE_RETURN_IF_ERROR(AppendEvents(con_, "events_hot", rows.size(),
                                         [&](size_t i) -> const StoreRow& { return rows[i]; }));
@@ -328,12 +341,15 @@ Status EventStore::WriteBatch(const std::vector<StoreRow>& rows,
     if (!r.ok()) return r.status();
   }
   if (!offset_upsert_) {
-    auto stmt = con_.Prepare("INSERT OR REPLACE INTO consumer_offsets VALUES ($1, $2)");
+    auto stmt = con_.Prepare(
+        "INSERT OR REPLACE INTO consumer_offsets (name, log_offset, rows_applied) "
+        "VALUES ($1, $2, $3)");
     if (!stmt.ok()) return stmt.status();
     offset_upsert_ = std::move(*stmt);
   }
   SLUICE_RETURN_IF_ERROR(offset_upsert_.BindVarchar(1, consumer));
-  SLUICE_RETURN_IF_ERROR(offset_upsert_.BindUInt64(2, new_offset));
+  SLUICE_RETURN_IF_ERROR(offset_upsert_.BindUInt64(2, position.log_offset));
+  SLUICE_RETURN_IF_ERROR(offset_upsert_.BindUInt64(3, position.rows_applied));
   auto r = offset_upsert_.Execute();
   return r.ok() ? Status::OK() : r.status();
 }

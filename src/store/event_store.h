@@ -48,6 +48,17 @@ struct StoreRow {
 // Views of `events`, which must outlive them.
 std::vector<StoreRow> RowsOf(const std::vector<Event>& events);
 
+// Where a consumer of the log stands in the store: every record before `log_offset` is
+// applied, and so are the first `rows_applied` events of the record at `log_offset`. The
+// second part lets the store consumer end a transaction inside a record, on a DuckDB
+// row-group boundary (store_consumer.h); readers that only need "everything before" use
+// `log_offset` alone.
+struct ConsumerPosition {
+  uint64_t log_offset = 0;
+  uint64_t rows_applied = 0;
+  bool operator==(const ConsumerPosition&) const = default;
+};
+
 struct EventStoreOptions {
   // DuckDB worker threads; 0 = DuckDB's default (all cores). Commits checkpoint on these
   // threads, and their spin-waiting costs appends when the cores are oversubscribed.
@@ -84,6 +95,8 @@ class EventStore {
 
   // The committed log offset of `consumer`; 0 if it never committed.
   Result<uint64_t> LoadOffset(const std::string& consumer);
+  // The same with the rows applied of the record at that offset.
+  Result<ConsumerPosition> LoadPosition(const std::string& consumer);
   // Appends `events` and sets `consumer`'s offset to `new_offset` in one transaction:
   // on any error neither the rows nor the offset are visible, now or after a restart.
   // `dead_letters` (events a schema refused) go to the dead_letters table in the same
@@ -100,9 +113,10 @@ class EventStore {
                      const std::vector<RejectedEvent>& dead_letters = {});
   // The same for rows that point into memory the caller keeps (StoreConsumer: the log
   // records' payloads), so that no event is copied into an Event on the way to DuckDB.
+  // `position` may end inside a record (ConsumerPosition).
   Status AppendRows(const std::vector<StoreRow>& rows,
                     const std::vector<ConnectorCheckpoint>& checkpoints,
-                    const std::string& consumer, uint64_t new_offset,
+                    const std::string& consumer, ConsumerPosition position,
                     const std::vector<RejectedEvent>& dead_letters = {});
   // Checkpoints committed so far (tenant, connector, checkpoint) with updated_at_us.
   struct StoredCheckpoint {
@@ -182,7 +196,7 @@ class EventStore {
   // Everything AppendBatch does between BEGIN and COMMIT.
   Status WriteBatch(const std::vector<StoreRow>& rows,
                     const std::vector<ConnectorCheckpoint>& checkpoints,
-                    const std::string& consumer, uint64_t new_offset);
+                    const std::string& consumer, ConsumerPosition position);
   Status WriteDeadLetters(const std::vector<RejectedEvent>& dead_letters);
   // StoredBytesByTenant's queries, inside its transaction on `con`.
   static Result<StoredBytes> SumStoredBytes(duck::Connection& con, const std::string& consumer);

@@ -26,34 +26,56 @@ Status StoreConsumer::Init() {
   // start_offset() and resuming.
   auto registered = log_->RegisterConsumer(kName);
   if (!registered.ok()) return registered.status();
-  auto committed = store_->LoadOffset(kName);
+  auto committed = store_->LoadPosition(kName);
   if (!committed.ok()) return committed.status();
-  offset_ = *committed;
+  position_ = *committed;
   const uint64_t start = log_->start_offset();
   const uint64_t end = log_->end_offset();
-  if (offset_ < start) {
+  if (position_.log_offset < start) {
     // A fresh store (0) starts with what the log still holds. Anything else means the
     // log's consumer file ran ahead of DuckDB or the database was replaced: the range in
     // between is gone, so say it loudly.
-    if (offset_ != 0) {
+    if (position_.log_offset != 0) {
       spdlog::error(
           "store is at log offset {} but the log starts at {}: events in between are not "
           "in the store",
-          offset_, start);
+          position_.log_offset, start);
     }
-    offset_ = start;
-  } else if (offset_ > end) {
+    position_ = {start, 0};
+  } else if (position_.log_offset > end ||
+             (position_.log_offset == end && position_.rows_applied > 0)) {
     // The log lost its tail (or was replaced) after the store applied it. New records
     // will start at `end`; resuming at a stale offset would land mid-record.
-    spdlog::error("store is at log offset {} beyond the log's end {}: resuming at the end", offset_,
-                  end);
-    offset_ = end;
+    spdlog::error("store is at log offset {} beyond the log's end {}: resuming at the end",
+                  position_.log_offset, end);
+    position_ = {end, 0};
   }
   // The log's copy may only lag the store's; bring it up to date so GC can proceed.
-  SLUICE_RETURN_IF_ERROR(log_->CommitConsumerOffset(kName, offset_));
-  reader_ = log_->NewReader(offset_);
-  applied_.store(offset_, std::memory_order_release);
+  SLUICE_RETURN_IF_ERROR(log_->CommitConsumerOffset(kName, position_.log_offset));
+  OpenReader();
+  applied_.store(position_.log_offset, std::memory_order_release);
   return Status::OK();
+}
+
+void StoreConsumer::OpenReader() {
+  reader_ = log_->NewReader(position_.log_offset);
+  partial_.reset();
+  if (position_.rows_applied == 0) return;
+  LogRecord rec;
+  Status st;
+  if (reader_->Next(&rec, &st) && rec.offset == position_.log_offset) {
+    partial_ =
+        PartialRecord{rec.type, rec.offset, std::string(rec.payload), position_.rows_applied};
+    return;
+  }
+  // The record the store stopped inside of cannot be read back (damaged since, and
+  // skipped by the reader): none of the rest of it can be stored. Go on after it.
+  spdlog::error(
+      "store consumer: the record at log offset {}, {} of its events stored, cannot "
+      "be read back ({}); going on with the next record",
+      position_.log_offset, position_.rows_applied, st.ok() ? "not found" : st.ToString());
+  reader_ = log_->NewReader(position_.log_offset);
+  position_.rows_applied = 0;
 }
 
 Status StoreConsumer::AddRecord(const LogRecord& rec, Batch* b) {
@@ -67,48 +89,84 @@ Status StoreConsumer::AddRecord(const LogRecord& rec, Batch* b) {
     for (size_t i = first; i < b->dead_letters.size(); ++i) {
       b->dead_letters[i].event.log_offset = rec.offset;
     }
-    b->end = reader_->position();
+    b->end = {reader_->position(), 0};
     return Status::OK();
   }
-  std::string_view batch_payload = rec.payload;
-  if (rec.type == RecordType::kConnectorBatch) {
-    // The checkpoint commits in the same DuckDB transaction as the record's events.
-    ConnectorCheckpoint cp;
-    SLUICE_RETURN_IF_ERROR(DecodeConnectorBatch(rec.payload, &cp, &batch_payload));
-    b->checkpoints.push_back(std::move(cp));
-  } else if (rec.type != RecordType::kEventBatch) {
+  return AddEvents(rec.type, rec.offset, rec.payload, 0, b);
+}
+
+Status StoreConsumer::AddEvents(RecordType type, uint64_t offset, std::string_view payload,
+                                uint64_t first, Batch* b) {
+  std::string_view events = payload;
+  std::optional<ConnectorCheckpoint> cp;
+  if (type == RecordType::kConnectorBatch) {
+    // The checkpoint commits in the same DuckDB transaction as the record's last events.
+    cp.emplace();
+    SLUICE_RETURN_IF_ERROR(DecodeConnectorBatch(payload, &*cp, &events));
+  } else if (type != RecordType::kEventBatch) {
     // Skipping would drop data once another record type carries events; stall (and
     // retry, loudly) until this consumer learns the type.
     return Status::Internal("store consumer: unsupported log record type " +
-                            std::to_string(static_cast<int>(rec.type)) + " at offset " +
-                            std::to_string(rec.offset));
+                            std::to_string(static_cast<int>(type)) + " at offset " +
+                            std::to_string(offset));
   }
   // One copy of the payload instead of one Event (eight strings) per event: profiled at
   // 100K-row batches, allocating, copying and freeing those strings made this thread a
   // seventh of the machine in an end-to-end push.
-  const std::string& kept = b->payloads.emplace_back(batch_payload);
+  const std::string& kept = b->payloads.emplace_back(events);
   EventBatchReader batch(kept);
   // No reserve(size + count) here: growing to the exact size on every record would copy
   // all rows gathered so far each time (quadratic). Geometric growth amortizes it.
   StoreRow row;
-  row.log_offset = rec.offset;
+  row.log_offset = offset;
   Status bst;
-  while (batch.Next(&row.event, &bst)) b->rows.push_back(row);
+  uint64_t index = 0;
+  const uint64_t room = b->limit > b->rows.size() ? b->limit - b->rows.size() : 0;
+  uint64_t taken = 0;
+  bool more = false;
+  while (batch.Next(&row.event, &bst)) {
+    if (index++ < first) continue;
+    if (taken == room) {
+      more = true;
+      break;
+    }
+    b->rows.push_back(row);
+    ++taken;
+  }
   if (!bst.ok()) {
-    return Status::Corruption("log record at offset " + std::to_string(rec.offset) + ": " +
+    return Status::Corruption("log record at offset " + std::to_string(offset) + ": " +
                               bst.ToString());
   }
-  // position(), not rec.end_offset: it also covers damaged bytes the reader skipped.
-  b->end = reader_->position();
+  if (more) {
+    partial_ = PartialRecord{type, offset, std::string(payload), first + taken};
+    b->end = {offset, first + taken};
+    return Status::OK();
+  }
+  if (cp) b->checkpoints.push_back(std::move(*cp));
+  // position(), not the record's end: it also covers damaged bytes the reader skipped.
+  b->end = {reader_->position(), 0};
   return Status::OK();
 }
 
 Status StoreConsumer::Gather(Batch* b, bool pipelined) {
-  b->start = b->end = reader_->position();
+  b->limit = options_.batch_events;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    b->rows.swap(spare_rows_);
+  }
+  if (b->rows.capacity() < b->limit) b->rows.reserve(b->limit);
+  b->start = b->end = partial_ ? ConsumerPosition{partial_->offset, partial_->rows_done}
+                               : ConsumerPosition{reader_->position(), 0};
+  if (partial_) {
+    PartialRecord p = std::move(*partial_);
+    partial_.reset();
+    SLUICE_RETURN_IF_ERROR(AddEvents(p.type, p.offset, p.payload, p.rows_done, b));
+  }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.batch_ms);
+  bool rounding = false;  // waiting to fill up to a row-group boundary
   LogRecord rec;
   Status st;
-  while (b->rows.size() < options_.batch_events && !reader_quit_.load()) {
+  while (b->rows.size() < b->limit && !reader_quit_.load()) {
     if (reader_->Next(&rec, &st)) {
       SLUICE_RETURN_IF_ERROR(AddRecord(rec, b));
       continue;
@@ -122,11 +180,21 @@ Status StoreConsumer::Gather(Batch* b, bool pipelined) {
       continue;
     }
     // While the committer is busy nothing is lost by reading on: the batch it takes next
-    // only grows. Once it waits, a big enough batch goes at once; a small one lingers up
-    // to batch_ms so that a trickle of events does not cost a transaction each.
-    if (committer_idle_.load() &&
-        (b->rows.size() >= options_.batch_events / 8 || now >= deadline)) {
-      break;
+    // only grows. Once it waits, a batch of less than a row group goes at once if it is
+    // big enough (DuckDB takes it through its WAL either way), and one of a row group or
+    // more fills up to the next row-group boundary first (see the header): both within
+    // batch_ms, so that a trickle of events does not cost a transaction each.
+    if (committer_idle_.load()) {
+      if (b->rows.size() < kDuckDbRowGroupRows) {
+        if (b->rows.size() >= options_.batch_events / 8 || now >= deadline) break;
+      } else if (!rounding) {
+        rounding = true;
+        b->limit = std::min(b->limit, (b->rows.size() + kDuckDbRowGroupRows - 1) /
+                                          kDuckDbRowGroupRows * kDuckDbRowGroupRows);
+        deadline = now + std::chrono::milliseconds(options_.batch_ms);
+      } else if (now >= deadline) {
+        break;
+      }
     }
     SleepFor(std::min(2, options_.batch_ms));
   }
@@ -134,17 +202,20 @@ Status StoreConsumer::Gather(Batch* b, bool pipelined) {
 }
 
 Status StoreConsumer::Commit(const Batch& b) {
-  if (b.start != offset_) {
+  if (!(b.start == position_)) {
     // Batches must follow each other exactly, or the store would skip or double records.
-    return Status::Internal("store consumer: batch at log offset " + std::to_string(b.start) +
-                            " does not follow the committed offset " + std::to_string(offset_));
+    return Status::Internal(
+        "store consumer: batch at log offset " + std::to_string(b.start.log_offset) + " (+" +
+        std::to_string(b.start.rows_applied) + " events) does not follow the committed offset " +
+        std::to_string(position_.log_offset) + " (+" + std::to_string(position_.rows_applied) +
+        ")");
   }
   SLUICE_RETURN_IF_ERROR(store_->AppendRows(b.rows, b.checkpoints, kName, b.end, b.dead_letters));
-  offset_ = b.end;
-  applied_.store(offset_, std::memory_order_release);
+  position_ = b.end;
+  applied_.store(position_.log_offset, std::memory_order_release);
   rows_.fetch_add(b.rows.size(), std::memory_order_relaxed);
   // Best effort: the store holds the truth, and the next batch commits a newer offset.
-  Status s = log_->CommitConsumerOffset(kName, offset_);
+  Status s = log_->CommitConsumerOffset(kName, position_.log_offset);
   if (s.ok()) s = log_->CollectGarbage();
   if (!s.ok()) spdlog::warn("store consumer: {}", s.ToString());
   return Status::OK();
@@ -233,7 +304,12 @@ void StoreConsumer::Loop() {
       }
     }
     cv_.notify_all();  // the reader may start on the next batch
-    if (b) s = Commit(*b);
+    if (b) {
+      s = Commit(*b);
+      b->rows.clear();
+      std::lock_guard<std::mutex> lock(mu_);
+      spare_rows_ = std::move(b->rows);
+    }
     if (s.ok()) {
       failures = 0;
       continue;
@@ -241,12 +317,12 @@ void StoreConsumer::Loop() {
     // Start over from the committed offset; the batch in hand was rolled back, and the
     // one the reader gathered meanwhile follows it, so it goes too.
     const int backoff_ms = std::min(5000, 100 << std::min(failures++, 6));
-    spdlog::error("store consumer at log offset {}: {} (retrying in {} ms)", offset_, s.ToString(),
-                  backoff_ms);
+    spdlog::error("store consumer at log offset {}: {} (retrying in {} ms)", position_.log_offset,
+                  s.ToString(), backoff_ms);
     StopReader();
     SleepFor(backoff_ms);
     if (stop_.load()) break;
-    reader_ = log_->NewReader(offset_);
+    OpenReader();
     StartReader();
   }
   StopReader();
@@ -274,6 +350,8 @@ Status StoreConsumer::RunUntilCaughtUp() {
     SLUICE_RETURN_IF_ERROR(Gather(&b, /*pipelined=*/false));
     if (b.empty()) return Status::OK();
     SLUICE_RETURN_IF_ERROR(Commit(b));
+    b.rows.clear();
+    spare_rows_ = std::move(b.rows);
   }
 }
 

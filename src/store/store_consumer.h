@@ -12,9 +12,26 @@
 // checkpoints, with a core to spare; measured in bench/README.md, session 13):
 //   store-read: log -> decoded Batch, handed over one at a time (at most two in memory);
 //   store:      Batch -> one DuckDB transaction, strictly in log order.
-// Batches are contiguous ranges of whole records, committed in the order they were read,
-// so the store always holds a prefix of the log. After a failure the reader is stopped,
-// the batch it gathered dropped, and both resume from the committed offset.
+// Batches are contiguous ranges of the log, committed in the order they were read, so the
+// store always holds a prefix of the log. After a failure the reader is stopped, the batch
+// it gathered dropped, and both resume from the committed position.
+//
+// Why a batch may end inside a record. DuckDB writes a transaction's rows straight into
+// compressed row groups ("optimistic writes") once it holds a whole row group (122,880
+// rows), and then logs only their block pointers to its WAL; the rows of a smaller
+// transaction go to the WAL uncompressed and are compressed again by the next checkpoint.
+// A batch of whole 500-event records never ends on a row group, and the partial group it
+// leaves costs more than the full ones save. So a big batch is cut at a multiple of the
+// row-group size, which usually falls inside a record: the committed position is then
+// (record offset, rows of it applied), and the rest of that record opens the next batch
+// (store_bench, rows per CPU-second against 100K-row batches of whole records: +12-20% at
+// one row group, +37-48% at two; bench/README.md session 16). Readers that take a
+// consumer offset as "everything before it is stored" stay right; the archiver, which
+// watermarks hours by log offset, leaves the record at the offset until it is whole.
+//
+// Why one row group and not two: two fill at ~0.5 s of full-rate ingest and take as long
+// to commit, which put search freshness p99 at 1.8 s (SPEC §1.7: 1 s) and, through the
+// ack pacer, cut the accepted rate; one row group kept freshness at the old figures.
 #pragma once
 
 #include <atomic>
@@ -33,8 +50,13 @@
 
 namespace sluice {
 
+// DuckDB's row-group size (rows): batches under load end on multiples of it.
+inline constexpr uint64_t kDuckDbRowGroupRows = 122880;
+
 struct StoreConsumerOptions {
-  uint64_t batch_events = 100000;  // rows per transaction, at most (plus one log record's)
+  // Rows per transaction, at most. A multiple of kDuckDbRowGroupRows keeps full batches on
+  // row-group boundaries.
+  uint64_t batch_events = kDuckDbRowGroupRows;
   // How long a small batch may wait for more records while the committer is idle. A batch
   // of batch_events / 8 rows or more goes as soon as the log has nothing more: once DuckDB
   // is the bottleneck, waiting only adds lag (and, through the ack pacer, slows clients).
@@ -58,12 +80,12 @@ class StoreConsumer {
   // One thread, no pipeline.
   Status RunUntilCaughtUp();
 
-  // The log offset whose rows are committed in the store.
+  // The log offset before which every record is committed in the store.
   uint64_t applied_offset() const { return applied_.load(std::memory_order_acquire); }
   uint64_t rows_written() const { return rows_.load(std::memory_order_relaxed); }
 
  private:
-  // What one DuckDB transaction commits: the whole log records before `end`.
+  // What one DuckDB transaction commits: the log from `start` to `end`.
   struct Batch {
     // The records' payloads, copied once; `rows` points into them. A deque, so that
     // adding one never moves the others (a moved short string would take its bytes along).
@@ -71,17 +93,32 @@ class StoreConsumer {
     std::vector<StoreRow> rows;
     std::vector<RejectedEvent> dead_letters;
     std::vector<ConnectorCheckpoint> checkpoints;  // newest last; the store upserts in order
-    uint64_t start = 0;
-    uint64_t end = 0;
+    ConsumerPosition start;
+    ConsumerPosition end;
+    uint64_t limit = 0;  // rows at most; Gather may lower it to a row-group multiple
     bool empty() const { return end == start; }
+  };
+  // The part of a record that a batch ended inside of and the next one starts with. The
+  // reader has passed it.
+  struct PartialRecord {
+    RecordType type = RecordType::kEventBatch;
+    uint64_t offset = 0;
+    std::string payload;     // the whole record's
+    uint64_t rows_done = 0;  // its first events, committed or in a batch already
   };
 
   Status Init();
-  // Reads whole records into *b (empty, positioned at the reader) until it holds
-  // batch_events rows, the durable end is reached (`pipelined` false), or, pipelined, the
+  // Points the reader at position_, reading back the record it is inside of, if any.
+  void OpenReader();
+  // Reads records into *b (empty) from the partial record or the reader, until it holds
+  // its limit of rows, the durable end is reached (`pipelined` false), or, pipelined, the
   // committer is idle and the batch big or old enough. Returns early on Stop().
   Status Gather(Batch* b, bool pipelined);
   Status AddRecord(const LogRecord& rec, Batch* b);
+  // Adds a record's events from its `first` on, up to b->limit rows; what does not fit
+  // becomes partial_.
+  Status AddEvents(RecordType type, uint64_t offset, std::string_view payload, uint64_t first,
+                   Batch* b);
   Status Commit(const Batch& b);
   void Loop();      // the committing thread
   void ReadLoop();  // the reading thread
@@ -93,8 +130,9 @@ class StoreConsumer {
   Log* const log_;
   EventStore* const store_;
   const StoreConsumerOptions options_;
-  std::unique_ptr<LogReader> reader_;  // the reading thread's while it runs
-  uint64_t offset_ = 0;                // committed in the store; owned by the committer
+  std::unique_ptr<LogReader> reader_;     // the reading thread's while it runs
+  std::optional<PartialRecord> partial_;  // likewise
+  ConsumerPosition position_;             // committed in the store; owned by the committer
   std::atomic<uint64_t> applied_{0};
   std::atomic<uint64_t> rows_{0};
   std::atomic<bool> stop_{false};
@@ -102,6 +140,10 @@ class StoreConsumer {
   std::condition_variable cv_;  // Stop, and the hand-over below
   // The hand-over, under mu_: the reader fills `handed_`, the committer empties it.
   std::optional<Batch> handed_;
+  // The rows vector of the last committed batch, emptied, for the next Gather: at
+  // batch_events capacity it is tens of MB, and growing a fresh one for every batch cost
+  // the reading thread half its time in copies and page faults (perf, session 16).
+  std::vector<StoreRow> spare_rows_;
   std::optional<Status> reader_failed_;   // the reader's error; it has exited
   bool reader_done_ = false;              // the reader has exited (after Stop or a failure)
   std::atomic<bool> reader_quit_{false};  // asks the reader to exit now, dropping its batch

@@ -218,6 +218,36 @@ TEST_F(ArchiverTest, EvictMovesHoursToParquetAndLateCopiesAreDeduped) {
   EXPECT_EQ(HotRows(), 0u);
 }
 
+// The store consumer may commit a log record in parts (ConsumerPosition). An archive pass
+// between the parts must leave the record alone: archiving the first part would move the
+// hour's watermark past the record's offset, and the rest would never reach Parquet.
+TEST_F(ArchiverTest, HalfAppliedRecordWaitsUntilItIsWhole) {
+  std::vector<Event> record;
+  for (int i = 0; i < 10; ++i) {
+    record.push_back(MakeEvent("default", "r" + std::to_string(i), kT0 + i * 1000000));
+    record.back().log_offset = next_offset_;
+  }
+  const std::vector<Event> head(record.begin(), record.begin() + 4);
+  const std::vector<Event> tail(record.begin() + 4, record.end());
+  ASSERT_TRUE(store_->AppendRows(RowsOf(head), {}, "store", {next_offset_, 4}).ok());
+  ArchiveStats st;
+  ASSERT_TRUE(archiver_->Archive(&st).ok());
+  EXPECT_EQ(st.rows_written, 0u) << st.ToString();
+  EXPECT_TRUE(FilesOnDisk().empty());
+
+  ASSERT_TRUE(store_->AppendRows(RowsOf(tail), {}, "store", {next_offset_ + 100, 0}).ok());
+  next_offset_ += 100;
+  ASSERT_TRUE(archiver_->Archive(&st).ok());
+  EXPECT_EQ(st.rows_written, 10u) << st.ToString();
+  // Every event of the record reaches Parquet: evicting the hour keeps all ten.
+  now_ += 8 * kDay;
+  ASSERT_TRUE(archiver_->Evict(&st).ok());
+  EXPECT_EQ(HotRows(), 0u);
+  std::multiset<std::string> all;
+  for (const auto& e : record) all.insert("default/" + e.event_id);
+  ExpectExactlyOnce(all);
+}
+
 TEST_F(ArchiverTest, CompactMergesAnHourIntoOneFile) {
   Append("default", "a", 0, 20);
   ArchiveStats st;

@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include "ingest/connector_batch.h"
 #include "ingest/event_codec.h"
 #include "store_count.h"
 
@@ -73,6 +74,26 @@ class StoreConsumerTest : public ::testing::Test {
     }
     EXPECT_TRUE(log_->WaitDurable(end).ok());
     return end;
+  }
+
+  // Appends one pull-connector record of `n` events moving `connector` to `checkpoint`.
+  uint64_t AppendConnectorPage(int n, const std::string& connector, const std::string& checkpoint) {
+    EventBatchWriter w;
+    for (int i = 0; i < n; ++i) {
+      Event e;
+      e.tenant = "acme";
+      e.event_id = "ev-" + std::to_string(next_id_++);
+      e.type = "row";
+      e.ts_us = 1732500000000000 + next_id_;
+      e.received_at_us = e.ts_us;
+      e.source = "pull";
+      w.Add(e);
+    }
+    auto off = log_->Append(RecordType::kConnectorBatch,
+                            EncodeConnectorBatch({"acme", connector, checkpoint}, w.Finish()));
+    EXPECT_TRUE(off.ok()) << off.status().ToString();
+    EXPECT_TRUE(log_->WaitDurable(*off).ok());
+    return *off;
   }
 
   // Waits until `c` has applied everything durable in the log.
@@ -251,6 +272,80 @@ TEST_F(StoreConsumerTest, BatchesCommitInLogOrderWhileRecordsArrive) {
                        "(ORDER BY rowid) AS prev FROM events_hot) WHERE log_offset < prev"),
             0u);
   EXPECT_EQ(store_->LoadOffset("store").value(), log_->durable_offset());
+}
+
+// A batch ends on its row limit even inside a record (store_consumer.h: DuckDB row groups).
+// The committed position is then (record, events of it applied), and a restart from it
+// stores the rest of that record once.
+TEST_F(StoreConsumerTest, BatchEndsInsideARecordAndRestartResumesThere) {
+  AppendEvents(1, 700);
+  const uint64_t second = log_->durable_offset();
+  AppendEvents(2, 700);
+  std::atomic<int> commits{0};
+  store_->SetBeforeCommitHookForTest([&]() -> Status {
+    return commits.fetch_add(1) == 0 ? Status::OK() : Status::IOError("crash after one batch");
+  });
+  {
+    StoreConsumer c(log_.get(), store_.get(), Options());  // 1000 rows per batch
+    EXPECT_FALSE(c.RunUntilCaughtUp().ok());
+    EXPECT_EQ(c.rows_written(), 1000u);
+    EXPECT_EQ(c.applied_offset(), second);  // the record it stopped in is not all applied
+  }
+  store_->SetBeforeCommitHookForTest(nullptr);
+  ConsumerPosition at = store_->LoadPosition("store").value();
+  EXPECT_EQ(at.log_offset, second);
+  EXPECT_EQ(at.rows_applied, 300u);
+  EXPECT_EQ(StoredIds().size(), 1000u);
+  OpenStore();
+  OpenLog();
+  StoreConsumer c(log_.get(), store_.get(), Options());
+  ASSERT_TRUE(c.RunUntilCaughtUp().ok());
+  EXPECT_EQ(c.rows_written(), 1100u);
+  const std::set<std::string> ids = StoredIds();
+  ASSERT_EQ(ids.size(), 2100u);
+  for (int i = 0; i < 2100; ++i) EXPECT_EQ(ids.count("ev-" + std::to_string(i)), 1u) << i;
+  at = store_->LoadPosition("store").value();
+  EXPECT_EQ(at.log_offset, log_->durable_offset());
+  EXPECT_EQ(at.rows_applied, 0u);
+}
+
+// A record longer than a whole batch spans several, each ending inside it.
+TEST_F(StoreConsumerTest, RecordLongerThanABatchSpansSeveral) {
+  AppendEvents(1, 2500);
+  std::atomic<int> commits{0};
+  store_->SetBeforeCommitHookForTest([&]() -> Status {
+    commits.fetch_add(1);
+    return Status::OK();
+  });
+  StoreConsumer c(log_.get(), store_.get(), Options());
+  ASSERT_TRUE(c.RunUntilCaughtUp().ok());
+  store_->SetBeforeCommitHookForTest(nullptr);
+  EXPECT_EQ(commits.load(), 3);  // 1000 + 1000 + 500
+  EXPECT_EQ(StoredIds().size(), 2500u);
+}
+
+// A connector page cut by a batch: its checkpoint commits with the page's last events, not
+// before (SPEC §1.5: a checkpoint is durable exactly when the events it covers are).
+TEST_F(StoreConsumerTest, SplitConnectorPageCommitsItsCheckpointWithItsLastEvents) {
+  AppendEvents(1, 500);
+  AppendConnectorPage(800, "feed", "cursor-2");
+  std::atomic<int> commits{0};
+  store_->SetBeforeCommitHookForTest([&]() -> Status {
+    return commits.fetch_add(1) == 0 ? Status::OK() : Status::IOError("crash after one batch");
+  });
+  {
+    StoreConsumer c(log_.get(), store_.get(), Options());
+    EXPECT_FALSE(c.RunUntilCaughtUp().ok());
+  }
+  store_->SetBeforeCommitHookForTest(nullptr);
+  EXPECT_EQ(StoredIds().size(), 1000u);
+  EXPECT_TRUE(store_->LoadConnectorCheckpoints().value().empty());
+  StoreConsumer c(log_.get(), store_.get(), Options());
+  ASSERT_TRUE(c.RunUntilCaughtUp().ok());
+  EXPECT_EQ(StoredIds().size(), 1300u);
+  auto cps = store_->LoadConnectorCheckpoints().value();
+  ASSERT_EQ(cps.size(), 1u);
+  EXPECT_EQ(cps[0].checkpoint.checkpoint, "cursor-2");
 }
 
 TEST_F(StoreConsumerTest, FreshStoreStartsAtLogStart) {
