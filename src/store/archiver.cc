@@ -35,6 +35,19 @@ constexpr int64_t kDayUs = 24 * kHourUs;
 // pass scan only recent rows instead of the whole hot table.
 constexpr const char* kScanOffsetName = "archive_scan";
 
+// Rows at or past the store consumer's offset may be half a log record: the store can
+// commit a record in parts (ConsumerPosition). An hour's watermark set past them would
+// also pass over the rest of that record when it lands, and those rows would never reach
+// Parquet (and be deleted by the next eviction), so archiving and eviction take only the
+// rows below it. Read before the rows it bounds: a later commit only adds rows above.
+Result<uint64_t> WholeRecordsBelow(duck::Connection& con) {
+  auto r = con.Query("SELECT log_offset FROM consumer_offsets WHERE name = 'store'");
+  if (!r.ok()) return r.status();
+  auto v = r->FirstUInt64();
+  if (!v.ok()) return v.status();
+  return v->value_or(std::numeric_limits<uint64_t>::max());
+}
+
 int64_t FloorHour(int64_t us) {
   return us >= 0 ? us / kHourUs * kHourUs : -((-us + kHourUs - 1) / kHourUs) * kHourUs;
 }
@@ -311,14 +324,9 @@ Status Archiver::Archive(ArchiveStats* stats) {
     auto pv = p->FirstUInt64();
     if (!pv.ok()) return pv.status();
     scan_from = pv->value_or(0);
-    // Rows at or past the store consumer's offset may be half a log record: the store can
-    // commit a record in parts (ConsumerPosition). The hour's watermark would then pass
-    // over the rest of that record when it lands, so they wait until it is whole.
-    auto so = con->Query("SELECT log_offset FROM consumer_offsets WHERE name = 'store'");
-    if (!so.ok()) return so.status();
-    auto sv = so->FirstUInt64();
-    if (!sv.ok()) return sv.status();
-    const uint64_t whole_below = sv->value_or(std::numeric_limits<uint64_t>::max());
+    auto whole = WholeRecordsBelow(*con);
+    if (!whole.ok()) return whole.status();
+    const uint64_t whole_below = *whole;
     SLUICE_RETURN_IF_ERROR(ForEachRow(
         *con,
         fmt::format(
@@ -374,6 +382,8 @@ Status Archiver::Evict(ArchiveStats* stats) {
     uint64_t lo, hi;
   };
   std::vector<Candidate> todo;
+  auto whole_below = WholeRecordsBelow(*con);
+  if (!whole_below.ok()) return whole_below.status();
   SLUICE_RETURN_IF_ERROR(ForEachRow(
       *con,
       fmt::format("SELECT e.tenant, epoch_us(date_trunc('hour', e.ts)) AS h,"
@@ -381,8 +391,8 @@ Status Archiver::Evict(ArchiveStats* stats) {
                   " FROM events_hot e LEFT JOIN archive_hours a ON a.tenant = e.tenant AND"
                   " a.hour = date_trunc('hour', e.ts)"
                   " WHERE e.ts < {} AND (a.rehydrated_at IS NULL OR a.rehydrated_at < {})"
-                  " GROUP BY ALL ORDER BY 2, 1",
-                  SqlTimestamp(cut), SqlTimestamp(now - options_.hot_days * kDayUs)),
+                  " AND e.log_offset < {} GROUP BY ALL ORDER BY 2, 1",
+                  SqlTimestamp(cut), SqlTimestamp(now - options_.hot_days * kDayUs), *whole_below),
       [&](const duck::DataChunk& c, idx_t row) {
         Candidate k;
         k.hour.tenant = std::string(duck::GetString(c.column(0), row));

@@ -594,12 +594,16 @@ Result<bool> EventStore::ProjectNextDay(int64_t now_us, int64_t grace_us) {
     // What an earlier step copied before failing or crashing short of moving P. Only when
     // a step runs: an idle pass writes nothing.
     SLUICE_RETURN_IF_ERROR(DeleteFromProjection(*con, at_or_past_p));
-    // Every batch that commits after this snapshot has rows past this offset
-    // (StoreConsumer writes whole records in log order).
-    auto top = QueryInt64(*con, "SELECT max(log_offset)::BIGINT FROM events_hot");
+    // Rows below the store consumer's offset are whole records; every batch that commits
+    // after this snapshot has rows at or past it, the rest of a record the consumer split
+    // included (ConsumerPosition). Those are the second phase's.
+    auto store_at =
+        QueryInt64(*con, "SELECT log_offset::BIGINT FROM consumer_offsets WHERE name = 'store'");
+    if (!store_at.ok()) return store_at.status();
+    auto top = QueryInt64(*con, "SELECT (max(log_offset) + 1)::BIGINT FROM events_hot");
     if (!top.ok()) return top.status();
-    fence = static_cast<uint64_t>(top->value_or(0));
-    return CopyToProjection(*con, range());
+    fence = static_cast<uint64_t>(store_at->value_or(top->value_or(0)));
+    return CopyToProjection(*con, range() + " AND log_offset < " + std::to_string(fence));
   }();
   if (s.ok()) s = con->Exec("COMMIT");
   if (!s.ok()) {
@@ -614,7 +618,7 @@ Result<bool> EventStore::ProjectNextDay(int64_t now_us, int64_t grace_us) {
     return Status::Internal("user projection: P moved during a step; steps must not overlap");
   }
   SLUICE_RETURN_IF_ERROR(con_.Exec("BEGIN TRANSACTION"));
-  s = CopyToProjection(con_, range() + " AND log_offset > " + std::to_string(fence));
+  s = CopyToProjection(con_, range() + " AND log_offset >= " + std::to_string(fence));
   if (s.ok()) {
     s = con_.Exec("DELETE FROM user_projection; INSERT INTO user_projection VALUES (" +
                   SqlTimestamp(*to) + ")");

@@ -52,30 +52,40 @@ Status StoreConsumer::Init() {
   }
   // The log's copy may only lag the store's; bring it up to date so GC can proceed.
   SLUICE_RETURN_IF_ERROR(log_->CommitConsumerOffset(kName, position_.log_offset));
-  OpenReader();
+  SLUICE_RETURN_IF_ERROR(OpenReader());
   applied_.store(position_.log_offset, std::memory_order_release);
   return Status::OK();
 }
 
-void StoreConsumer::OpenReader() {
+Status StoreConsumer::OpenReader() {
   reader_ = log_->NewReader(position_.log_offset);
   partial_.reset();
-  if (position_.rows_applied == 0) return;
+  if (position_.rows_applied == 0) return Status::OK();
   LogRecord rec;
   Status st;
-  if (reader_->Next(&rec, &st) && rec.offset == position_.log_offset) {
+  const bool got = reader_->Next(&rec, &st);
+  if (got && rec.offset == position_.log_offset) {
     partial_ =
         PartialRecord{rec.type, rec.offset, std::string(rec.payload), position_.rows_applied};
-    return;
+    return Status::OK();
   }
-  // The record the store stopped inside of cannot be read back (damaged since, and
-  // skipped by the reader): none of the rest of it can be stored. Go on after it.
+  // A read error may pass (and the consumer stalls on those anyway): going on from the
+  // record's first event would store the applied ones twice.
+  if (!st.ok()) {
+    return Status::IOError("store consumer: cannot read back the record at log offset " +
+                           std::to_string(position_.log_offset) + ", " +
+                           std::to_string(position_.rows_applied) +
+                           " of its events stored: " + st.ToString());
+  }
+  // The record was damaged since and the reader skips it (or nothing is left to read):
+  // none of the rest of it can be stored. Go on after it.
   spdlog::error(
-      "store consumer: the record at log offset {}, {} of its events stored, cannot "
-      "be read back ({}); going on with the next record",
-      position_.log_offset, position_.rows_applied, st.ok() ? "not found" : st.ToString());
+      "store consumer: the record at log offset {}, {} of its events stored, cannot be read "
+      "back; going on with the next record",
+      position_.log_offset, position_.rows_applied);
   reader_ = log_->NewReader(position_.log_offset);
   position_.rows_applied = 0;
+  return Status::OK();
 }
 
 Status StoreConsumer::AddRecord(const LogRecord& rec, Batch* b) {
@@ -316,13 +326,18 @@ void StoreConsumer::Loop() {
     }
     // Start over from the committed offset; the batch in hand was rolled back, and the
     // one the reader gathered meanwhile follows it, so it goes too.
-    const int backoff_ms = std::min(5000, 100 << std::min(failures++, 6));
-    spdlog::error("store consumer at log offset {}: {} (retrying in {} ms)", position_.log_offset,
-                  s.ToString(), backoff_ms);
     StopReader();
-    SleepFor(backoff_ms);
-    if (stop_.load()) break;
-    OpenReader();
+    bool reopened = false;
+    while (!reopened) {
+      const int backoff_ms = std::min(5000, 100 << std::min(failures++, 6));
+      spdlog::error("store consumer at log offset {}: {} (retrying in {} ms)", position_.log_offset,
+                    s.ToString(), backoff_ms);
+      SleepFor(backoff_ms);
+      if (stop_.load()) break;
+      s = OpenReader();
+      reopened = s.ok();
+    }
+    if (!reopened) break;
     StartReader();
   }
   StopReader();

@@ -108,8 +108,9 @@ class StoreConsumer {
   };
 
   Status Init();
-  // Points the reader at position_, reading back the record it is inside of, if any.
-  void OpenReader();
+  // Points the reader at position_, reading back the record it is inside of, if any; an
+  // error reading it back is returned, and the caller retries.
+  Status OpenReader();
   // Reads records into *b (empty) from the partial record or the reader, until it holds
   // its limit of rows, the durable end is reached (`pipelined` false), or, pipelined, the
   // committer is idle and the batch big or old enough. Returns early on Stop().

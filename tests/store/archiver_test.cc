@@ -248,6 +248,33 @@ TEST_F(ArchiverTest, HalfAppliedRecordWaitsUntilItIsWhole) {
   ExpectExactlyOnce(all);
 }
 
+// The same for eviction: late events (older than hot_days) split across two commits, with
+// an eviction pass between them.
+TEST_F(ArchiverTest, HalfAppliedRecordIsNotEvictedUntilItIsWhole) {
+  now_ += 8 * kDay;  // hour 0 is past hot_days: a pass archives and evicts it at once
+  std::vector<Event> record;
+  for (int i = 0; i < 10; ++i) {
+    record.push_back(MakeEvent("default", "r" + std::to_string(i), kT0 + i * 1000000));
+    record.back().log_offset = next_offset_;
+  }
+  const std::vector<Event> head(record.begin(), record.begin() + 4);
+  const std::vector<Event> tail(record.begin() + 4, record.end());
+  ASSERT_TRUE(store_->AppendRows(RowsOf(head), {}, "store", {next_offset_, 4}).ok());
+  ArchiveStats st;
+  ASSERT_TRUE(archiver_->Evict(&st).ok());
+  EXPECT_EQ(st.rows_written, 0u) << st.ToString();
+  EXPECT_EQ(HotRows(), 4u);
+
+  ASSERT_TRUE(store_->AppendRows(RowsOf(tail), {}, "store", {next_offset_ + 100, 0}).ok());
+  next_offset_ += 100;
+  ASSERT_TRUE(archiver_->RunScheduled(&st).ok());
+  ASSERT_TRUE(archiver_->Evict(&st).ok());
+  EXPECT_EQ(HotRows(), 0u);
+  std::multiset<std::string> all;
+  for (const auto& e : record) all.insert("default/" + e.event_id);
+  ExpectExactlyOnce(all);
+}
+
 TEST_F(ArchiverTest, CompactMergesAnHourIntoOneFile) {
   Append("default", "a", 0, 20);
   ArchiveStats st;

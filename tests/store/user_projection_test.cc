@@ -261,6 +261,37 @@ TEST_F(UserProjectionTest, BatchesCommittedDuringTheCopyAreCopiedWithTheMoveOfP)
   EXPECT_EQ(Projected(), 230u);
 }
 
+// The store consumer may commit a log record in parts (ConsumerPosition); the rest of a
+// record whose first part the copy's snapshot saw is still the second phase's to copy.
+TEST_F(UserProjectionTest, RestOfASplitRecordCommittedDuringTheCopyIsProjected) {
+  std::vector<Event> record;
+  for (int i = 0; i < 20; ++i) {
+    Event e;
+    e.tenant = "default";
+    e.event_id = "split" + std::to_string(i);
+    e.type = "page_view";
+    e.ts_us = kT0 + i * 7 * 60 * 1000000ll;
+    e.received_at_us = e.ts_us + 1000;
+    e.user_id = "user-" + std::to_string(i % kUsers);
+    e.source = "http";
+    e.log_offset = next_offset_;
+    record.push_back(std::move(e));
+  }
+  const std::vector<Event> head(record.begin(), record.begin() + 10);
+  const std::vector<Event> tail(record.begin() + 10, record.end());
+  ASSERT_TRUE(store_->AppendRows(RowsOf(head), {}, "store", {next_offset_, 10}).ok());
+  int calls = 0;
+  store_->SetBetweenProjectionPhasesHookForTest([&]() -> Status {
+    if (calls++ > 0) return Status::OK();
+    return store_->AppendRows(RowsOf(tail), {}, "store", {next_offset_ + 100, 0});
+  });
+  ASSERT_GE(ProjectAll(), 1);
+  ASSERT_TRUE(P().has_value());
+  EXPECT_GE(*P(), kT0 + kDay);  // past day 0
+  EXPECT_EQ(ExpectSameForEveryUser(), 20u);
+  EXPECT_EQ(Projected(), 20u);
+}
+
 TEST_F(UserProjectionTest, AStepThatFailsAfterItsCopyLeavesNoTrace) {
   Append("a", kT0, 400);
   store_->SetBetweenProjectionPhasesHookForTest(
