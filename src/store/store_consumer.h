@@ -24,7 +24,7 @@
 // leaves costs more than the full ones save. So a big batch is cut at a multiple of the
 // row-group size, which usually falls inside a record: the committed position is then
 // (record offset, rows of it applied), and the rest of that record opens the next batch
-// (store_bench, rows per CPU-second against 100K-row batches of whole records: +12-20% at
+// (store_bench, rows per CPU-second against 100K-row batches of whole records: +3-20% at
 // one row group, +37-48% at two; bench/README.md session 16). Readers that take a
 // consumer offset as "everything before it is stored" stay right; the archiver, which
 // watermarks hours by log offset, leaves the record at the offset until it is whole.
