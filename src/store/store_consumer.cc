@@ -211,6 +211,12 @@ Status StoreConsumer::Gather(Batch* b, bool pipelined) {
   return Status::OK();
 }
 
+void StoreConsumer::KeepRowsForNextBatch(Batch* b) {
+  b->rows.clear();
+  std::lock_guard<std::mutex> lock(mu_);
+  spare_rows_ = std::move(b->rows);
+}
+
 Status StoreConsumer::Commit(const Batch& b) {
   if (!(b.start == position_)) {
     // Batches must follow each other exactly, or the store would skip or double records.
@@ -316,9 +322,7 @@ void StoreConsumer::Loop() {
     cv_.notify_all();  // the reader may start on the next batch
     if (b) {
       s = Commit(*b);
-      b->rows.clear();
-      std::lock_guard<std::mutex> lock(mu_);
-      spare_rows_ = std::move(b->rows);
+      KeepRowsForNextBatch(&*b);
     }
     if (s.ok()) {
       failures = 0;
@@ -365,8 +369,7 @@ Status StoreConsumer::RunUntilCaughtUp() {
     SLUICE_RETURN_IF_ERROR(Gather(&b, /*pipelined=*/false));
     if (b.empty()) return Status::OK();
     SLUICE_RETURN_IF_ERROR(Commit(b));
-    b.rows.clear();
-    spare_rows_ = std::move(b.rows);
+    KeepRowsForNextBatch(&b);
   }
 }
 

@@ -121,6 +121,8 @@ class StoreConsumer {
   Status AddEvents(RecordType type, uint64_t offset, std::string_view payload, uint64_t first,
                    Batch* b);
   Status Commit(const Batch& b);
+  // Hands b->rows, emptied, to the next Gather (spare_rows_).
+  void KeepRowsForNextBatch(Batch* b);
   void Loop();      // the committing thread
   void ReadLoop();  // the reading thread
   void StartReader();

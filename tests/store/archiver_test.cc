@@ -85,6 +85,31 @@ class ArchiverTest : public ::testing::Test {
     ASSERT_TRUE(store_->AppendBatch(v, "store", next_offset_).ok());
   }
 
+  // `n` events of hour 0 forming the log record at next_offset_, not yet stored.
+  std::vector<Event> SplitRecord(int n) {
+    std::vector<Event> record;
+    for (int i = 0; i < n; ++i) {
+      record.push_back(MakeEvent("default", "r" + std::to_string(i), kT0 + i * 1000000));
+      record.back().log_offset = next_offset_;
+    }
+    return record;
+  }
+  // Commits events [from, to) of `record` as the store consumer does when it splits a
+  // record: the position stays inside the record until its last event is stored.
+  void CommitPart(const std::vector<Event>& record, size_t from, size_t to) {
+    const std::vector<Event> part(record.begin() + from, record.begin() + to);
+    const bool whole = to == record.size();
+    const ConsumerPosition at =
+        whole ? ConsumerPosition{next_offset_ + 100, 0} : ConsumerPosition{next_offset_, to};
+    ASSERT_TRUE(store_->AppendRows(RowsOf(part), {}, "store", at).ok());
+    if (whole) next_offset_ += 100;
+  }
+  static std::multiset<std::string> IdsOf(const std::vector<Event>& events) {
+    std::multiset<std::string> ids;
+    for (const auto& e : events) ids.insert(e.tenant + "/" + e.event_id);
+    return ids;
+  }
+
   std::multiset<std::string> Ids(const std::string& tenant = "") {
     std::multiset<std::string> ids;
     Status s = store_->ForEachEventId(tenant, [&](std::string_view t, std::string_view id) {
@@ -222,57 +247,39 @@ TEST_F(ArchiverTest, EvictMovesHoursToParquetAndLateCopiesAreDeduped) {
 // between the parts must leave the record alone: archiving the first part would move the
 // hour's watermark past the record's offset, and the rest would never reach Parquet.
 TEST_F(ArchiverTest, HalfAppliedRecordWaitsUntilItIsWhole) {
-  std::vector<Event> record;
-  for (int i = 0; i < 10; ++i) {
-    record.push_back(MakeEvent("default", "r" + std::to_string(i), kT0 + i * 1000000));
-    record.back().log_offset = next_offset_;
-  }
-  const std::vector<Event> head(record.begin(), record.begin() + 4);
-  const std::vector<Event> tail(record.begin() + 4, record.end());
-  ASSERT_TRUE(store_->AppendRows(RowsOf(head), {}, "store", {next_offset_, 4}).ok());
+  const std::vector<Event> record = SplitRecord(10);
+  CommitPart(record, 0, 4);
   ArchiveStats st;
   ASSERT_TRUE(archiver_->Archive(&st).ok());
   EXPECT_EQ(st.rows_written, 0u) << st.ToString();
   EXPECT_TRUE(FilesOnDisk().empty());
 
-  ASSERT_TRUE(store_->AppendRows(RowsOf(tail), {}, "store", {next_offset_ + 100, 0}).ok());
-  next_offset_ += 100;
+  CommitPart(record, 4, record.size());
   ASSERT_TRUE(archiver_->Archive(&st).ok());
   EXPECT_EQ(st.rows_written, 10u) << st.ToString();
   // Every event of the record reaches Parquet: evicting the hour keeps all ten.
   now_ += 8 * kDay;
   ASSERT_TRUE(archiver_->Evict(&st).ok());
   EXPECT_EQ(HotRows(), 0u);
-  std::multiset<std::string> all;
-  for (const auto& e : record) all.insert("default/" + e.event_id);
-  ExpectExactlyOnce(all);
+  ExpectExactlyOnce(IdsOf(record));
 }
 
 // The same for eviction: late events (older than hot_days) split across two commits, with
 // an eviction pass between them.
 TEST_F(ArchiverTest, HalfAppliedRecordIsNotEvictedUntilItIsWhole) {
   now_ += 8 * kDay;  // hour 0 is past hot_days: a pass archives and evicts it at once
-  std::vector<Event> record;
-  for (int i = 0; i < 10; ++i) {
-    record.push_back(MakeEvent("default", "r" + std::to_string(i), kT0 + i * 1000000));
-    record.back().log_offset = next_offset_;
-  }
-  const std::vector<Event> head(record.begin(), record.begin() + 4);
-  const std::vector<Event> tail(record.begin() + 4, record.end());
-  ASSERT_TRUE(store_->AppendRows(RowsOf(head), {}, "store", {next_offset_, 4}).ok());
+  const std::vector<Event> record = SplitRecord(10);
+  CommitPart(record, 0, 4);
   ArchiveStats st;
   ASSERT_TRUE(archiver_->Evict(&st).ok());
   EXPECT_EQ(st.rows_written, 0u) << st.ToString();
   EXPECT_EQ(HotRows(), 4u);
 
-  ASSERT_TRUE(store_->AppendRows(RowsOf(tail), {}, "store", {next_offset_ + 100, 0}).ok());
-  next_offset_ += 100;
+  CommitPart(record, 4, record.size());
   ASSERT_TRUE(archiver_->RunScheduled(&st).ok());
   ASSERT_TRUE(archiver_->Evict(&st).ok());
   EXPECT_EQ(HotRows(), 0u);
-  std::multiset<std::string> all;
-  for (const auto& e : record) all.insert("default/" + e.event_id);
-  ExpectExactlyOnce(all);
+  ExpectExactlyOnce(IdsOf(record));
 }
 
 TEST_F(ArchiverTest, CompactMergesAnHourIntoOneFile) {
