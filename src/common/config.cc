@@ -79,6 +79,7 @@ Result<Config> LoadConfig(const std::string& path) {
       ReadInt(t, f, "log", "max_unconsumed_bytes", &c.max_unconsumed_bytes, 1 << 20));
   SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "log", "min_free_disk_bytes", &c.min_free_disk_bytes, 0));
   SLUICE_RETURN_IF_ERROR(ReadBool(t, f, "log", "direct_io", &c.log_direct_io));
+  SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "log", "tail_cache_bytes", &c.log_tail_cache_bytes, 0));
   SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "dedupe", "capacity_slots", &c.dedupe_capacity_slots, 1024));
   SLUICE_RETURN_IF_ERROR(
       ReadInt(t, f, "dedupe", "snapshot_seconds", &c.dedupe_snapshot_seconds, 1));
@@ -126,6 +127,7 @@ Result<Config> LoadConfig(const std::string& path) {
                                    {"log", "max_unconsumed_bytes"},
                                    {"log", "min_free_disk_bytes"},
                                    {"log", "direct_io"},
+                                   {"log", "tail_cache_bytes"},
                                    {"dedupe", "capacity_slots"},
                                    {"dedupe", "snapshot_seconds"},
                                    {"store", "enabled"},

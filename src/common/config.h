@@ -25,9 +25,10 @@ struct Config {
   uint64_t max_inflight_bytes = 256ull << 20;  // request bodies held in memory at once
   // [log]
   uint64_t segment_bytes = 128ull << 20;
-  uint64_t max_unconsumed_bytes = 8ull << 30;  // 503 past this much log not yet consumed
-  uint64_t min_free_disk_bytes = 1ull << 30;   // 503 when the data dir's disk has less
-  bool log_direct_io = true;                   // O_DIRECT segment writes (log/segment_writer.h)
+  uint64_t max_unconsumed_bytes = 8ull << 30;    // 503 past this much log not yet consumed
+  uint64_t min_free_disk_bytes = 1ull << 30;     // 503 when the data dir's disk has less
+  bool log_direct_io = true;                     // O_DIRECT segment writes (log/segment_writer.h)
+  uint64_t log_tail_cache_bytes = 128ull << 20;  // newest records in memory (log/tail_cache.h)
   // [dedupe]
   uint64_t dedupe_capacity_slots = 1ull << 24;  // 256 MiB, remembers >= 11.7M ids
   int dedupe_snapshot_seconds = 60;

@@ -31,7 +31,7 @@ Result<std::unique_ptr<Log>> LogImpl::Open(const LogOptions& options, RecoveryRe
   return std::unique_ptr<Log>(std::move(log));
 }
 
-LogImpl::LogImpl(const LogOptions& options) : options_(options) {}
+LogImpl::LogImpl(const LogOptions& options) : options_(options), tail_(options.tail_cache_bytes) {}
 
 Status LogImpl::Init(RecoveredLog recovered, RecoveryReport* report) {
   if (recovered.segments.empty()) recovered.segments.push_back({0, 0});

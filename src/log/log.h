@@ -36,6 +36,9 @@ struct LogOptions {
   bool fsync = true;                      // false only in unit tests that measure nothing durable
   bool direct_io = true;  // O_DIRECT appends where the file system allows (segment_writer.h)
   uint64_t max_pending_bytes = 256ull << 20;  // Append() fails with Unavailable past this
+  // The newest durable bytes kept in memory for readers that follow the head (tail_cache.h);
+  // 0 = readers always read the segment files.
+  uint64_t tail_cache_bytes = 128ull << 20;
 };
 
 // What Open() found and repaired; logged at start-up.

@@ -13,6 +13,7 @@
 //   consumers_mu_ consumer offsets in memory
 //   consumer_files_mu_  serializes consumer file writes with GC, so a consumer that
 //                 registers at start_offset() cannot lose its segment to a concurrent GC
+//   TailCache's own lock: the newest durable chunks (commit thread adds, readers look up)
 #pragma once
 
 #include <atomic>
@@ -28,6 +29,7 @@
 #include "log/log.h"
 #include "log/log_recovery.h"
 #include "log/segment_writer.h"
+#include "log/tail_cache.h"
 
 namespace sluice {
 
@@ -61,6 +63,8 @@ class LogImpl : public Log {
   // False if `offset` precedes the oldest retained segment (deleted by GC).
   bool Locate(uint64_t offset, Location* loc) const;
   std::string SegmentPath(uint64_t base) const;
+  // The in-memory chunk holding `offset` if it is among the newest durable bytes, else null.
+  std::shared_ptr<const TailChunk> RecentChunk(uint64_t offset) const { return tail_.Find(offset); }
 
  private:
   struct Segment {
@@ -89,6 +93,7 @@ class LogImpl : public Log {
   SegmentWriter active_;  // the active segment
   Status commit_status_;  // sticky: once a write or sync fails nothing more is written
   std::thread commit_thread_;
+  TailCache tail_;
 
   mutable std::mutex mu_;
   std::condition_variable work_cv_;

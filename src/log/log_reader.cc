@@ -1,5 +1,6 @@
-// LogReader over durable records: pread from segment files into a read-ahead buffer,
-// crossing segment boundaries and skipping damaged ranges.
+// LogReader over durable records: from the log's in-memory tail (tail_cache.h) while it
+// still holds them, else pread from segment files into a read-ahead buffer, crossing
+// segment boundaries and skipping damaged ranges.
 //
 // Only bytes below durable_offset() are read, and those never change afterwards, so the
 // buffer needs no invalidation and a tailing reader just calls Next() again later. Ranges
@@ -37,9 +38,21 @@ class SegmentLogReader : public LogReader {
 
   bool Next(LogRecord* rec, Status* status) override {
     *status = Status::OK();
+    bool from_tail = true;
     while (true) {
       const uint64_t limit = log_->durable_offset();
       if (pos_ >= limit) return false;
+      if (from_tail && chunk_ && chunk_->Holds(pos_)) {
+        switch (ReadFromChunk(limit, rec)) {
+          case ChunkRead::kRecord:
+            return true;
+          case ChunkRead::kNotDurable:
+            return false;
+          case ChunkRead::kNoRecord:
+            from_tail = false;  // not a record boundary: the checked path below decides
+        }
+      }
+      chunk_.reset();
       LogImpl::Location loc;
       if (!log_->Locate(pos_, &loc)) {
         *status = Status::NotFound("log offset " + std::to_string(pos_) +
@@ -48,18 +61,26 @@ class SegmentLogReader : public LogReader {
       }
       if (loc.skip_to > pos_) {
         pos_ = loc.skip_to;  // recovery reported these bytes as damaged
+        aligned_ = false;
         continue;
       }
       const uint64_t seg_end = std::min(loc.end, limit);
       if (pos_ >= seg_end) {
         if (loc.next_base == UINT64_MAX) return false;  // the active segment: caught up
         pos_ = loc.next_base;  // past a sealed segment's end (a damaged tail or a gap)
+        aligned_ = false;
         continue;
       }
+      // Retained and not damaged: newest bytes come from memory when the log still has them.
+      if (from_tail && (chunk_ = log_->RecentChunk(pos_))) continue;
       const uint64_t avail = seg_end - pos_;
       bool valid = false;
       if (!ReadRecord(loc, avail, rec, &valid, status)) return false;
-      if (valid) return true;
+      if (valid) {
+        aligned_ = true;
+        return true;
+      }
+      aligned_ = false;
       if (!Resync(loc, avail, status)) return false;
     }
   }
@@ -86,6 +107,35 @@ class SegmentLogReader : public LogReader {
     pos_ += total;
     *valid = true;
     return true;
+  }
+
+  // The record at pos_ from chunk_, which holds pos_. The chunk holds whole records this
+  // process wrote and checksummed, so once the reader is on a record boundary (aligned_:
+  // its last record ended here) the header is trusted and the CRC not computed again.
+  // Otherwise (a consumer's first offset, or one after skipped damage) the record is
+  // checked in full, and anything but a valid record is left to the checked path, which
+  // reads the segment file like a reader without the cache would. Chunks and durable
+  // offsets both end on commit rounds, so a record never ends past `limit`; checked anyway.
+  enum class ChunkRead { kRecord, kNoRecord, kNotDurable };
+  ChunkRead ReadFromChunk(uint64_t limit, LogRecord* rec) {
+    const char* data = chunk_->bytes.data() + (pos_ - chunk_->base);
+    const uint64_t avail = chunk_->end() - pos_;
+    uint32_t length;
+    if (avail < kLogHeaderSize || !PlausibleHeader(data, &length)) return ChunkRead::kNoRecord;
+    const uint64_t total = kLogHeaderSize + static_cast<uint64_t>(length);
+    if (total > avail) return ChunkRead::kNoRecord;
+    if (!aligned_) {
+      size_t checked;
+      if (CheckRecord(data, total, &checked) != RecordCheck::kValid) return ChunkRead::kNoRecord;
+    }
+    if (pos_ + total > limit) return ChunkRead::kNotDurable;
+    rec->type = static_cast<RecordType>(static_cast<uint8_t>(data[8]));
+    rec->payload = std::string_view(data + kLogHeaderSize, length);
+    rec->offset = pos_;
+    rec->end_offset = pos_ + total;
+    pos_ += total;
+    aligned_ = true;
+    return ChunkRead::kRecord;
   }
 
   // Damage recovery did not see (the bytes changed after Open). Rare, so it may read the
@@ -144,6 +194,8 @@ class SegmentLogReader : public LogReader {
 
   const LogImpl* const log_;
   uint64_t pos_;
+  bool aligned_ = false;                    // pos_ is where the last record returned ended
+  std::shared_ptr<const TailChunk> chunk_;  // newest bytes in memory; records are views into it
   int fd_ = -1;
   uint64_t fd_base_ = 0;
   std::string path_;

@@ -1,11 +1,12 @@
 // Group commit: Append() queues encoded records in memory; one commit thread writes
-// whatever has queued, fdatasync()s once, and completes every waiter the sync covered.
+// whatever has queued, fdatasync()s once, publishes the round's buffer to the tail cache
+// (tail_cache.h) and completes every waiter the sync covered.
 //
 // Under load a sync round takes as long as the disk needs, and everything appended
 // meanwhile rides the next round, so the number of fsyncs tracks disk latency rather than
 // the request rate. Appenders compute the CRC before taking the lock and only memcpy
-// under it; the commit thread swaps the pending buffer with its own (already sized) one,
-// so steady-state appends allocate nothing.
+// under it; the commit thread swaps the pending buffer with its own (already sized: the tail
+// cache recycles them) one, so steady-state appends allocate nothing.
 //
 // A failed write or sync poisons the log for good. After a failed fsync the kernel may
 // have dropped the dirty pages and marked them clean, so a retry could "succeed" without
@@ -93,12 +94,15 @@ void LogImpl::CommitLoop() {
       if (s.ok() && options_.fsync) s = SyncActive();
       commit_status_ = s;
     }
-    Complete(start + batch.size(), commit_status_);
+    const uint64_t end = start + batch.size();
+    // Before Complete(): a reader that sees the new durable offset should find its bytes
+    // in memory. The cache takes the buffer and returns one to fill next.
+    if (commit_status_.ok()) batch = tail_.Publish(start, std::move(batch));
+    Complete(end, commit_status_);
     // Keep the buffer for the next round (regrowing costs page faults on every new page)
     // unless a burst left it far larger than what many rounds since have needed.
-    small_rounds = batch.capacity() > (64u << 20) && batch.size() < batch.capacity() / 8
-                       ? small_rounds + 1
-                       : 0;
+    small_rounds =
+        batch.capacity() > (64u << 20) && end - start < batch.capacity() / 8 ? small_rounds + 1 : 0;
     if (small_rounds > 64) {
       std::string().swap(batch);
       small_rounds = 0;

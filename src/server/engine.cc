@@ -38,6 +38,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, bool start_co
   lo.dir = paths.log();
   lo.segment_bytes = config.segment_bytes;
   lo.direct_io = config.log_direct_io;
+  lo.tail_cache_bytes = config.log_tail_cache_bytes;
   RecoveryReport report;
   auto log = Log::Open(lo, &report);
   if (!log.ok()) return log.status();

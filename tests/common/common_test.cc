@@ -118,6 +118,22 @@ TEST_F(ConfigTest, LogDirectIo) {
   std::remove(p.c_str());
 }
 
+TEST_F(ConfigTest, LogTailCacheBytes) {
+  auto c = LoadConfig("");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->log_tail_cache_bytes, 128ull << 20);
+  auto p = Write("[log]\ntail_cache_bytes = 0\n");  // 0 = readers always go to disk
+  c = LoadConfig(p);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->log_tail_cache_bytes, 0u);
+  p = Write("[log]\ntail_cache_bytes = -1\n");
+  c = LoadConfig(p);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("tail_cache_bytes"), std::string::npos)
+      << c.status().message();
+  std::remove(p.c_str());
+}
+
 TEST_F(ConfigTest, OverridesAndErrorsNameFileAndKey) {
   auto p = Write("[server]\nlisten = \"0.0.0.0:9000\"\n[ingest]\nmax_event_bytes = 1000\n");
   auto c = LoadConfig(p);
