@@ -63,9 +63,7 @@ Status ForEachEventOfRecord(const LogRecord& rec, Fn&& fn) {
 // The store consumer's committed offset: the backfill may only start once the store holds
 // every event logged before a definition's start_offset.
 Result<uint64_t> StoreOffset(duck::Connection& con) {
-  auto r = con.Query("SELECT log_offset FROM consumer_offsets WHERE name = 'store'");
-  if (!r.ok()) return r.status();
-  auto v = r->FirstUInt64();
+  auto v = StoreConsumerOffset(con);
   if (!v.ok()) return v.status();
   return v->value_or(0);
 }

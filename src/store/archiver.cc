@@ -41,11 +41,9 @@ constexpr const char* kScanOffsetName = "archive_scan";
 // Parquet (and be deleted by the next eviction), so archiving and eviction take only the
 // rows below it. Read before the rows it bounds: a later commit only adds rows above.
 Result<uint64_t> WholeRecordsBelow(duck::Connection& con) {
-  auto r = con.Query("SELECT log_offset FROM consumer_offsets WHERE name = 'store'");
-  if (!r.ok()) return r.status();
-  auto v = r->FirstUInt64();
+  auto v = StoreConsumerOffset(con);
   if (!v.ok()) return v.status();
-  return v->value_or(std::numeric_limits<uint64_t>::max());
+  return v->value_or(std::numeric_limits<uint64_t>::max());  // no consumer: nothing split
 }
 
 int64_t FloorHour(int64_t us) {

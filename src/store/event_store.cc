@@ -147,6 +147,12 @@ std::vector<StoreRow> RowsOf(const std::vector<Event>& events) {
   return rows;
 }
 
+Result<std::optional<uint64_t>> StoreConsumerOffset(duck::Connection& con) {
+  auto r = con.Query("SELECT log_offset FROM consumer_offsets WHERE name = 'store'");
+  if (!r.ok()) return r.status();
+  return r->FirstUInt64();
+}
+
 Result<std::unique_ptr<EventStore>> EventStore::Open(const std::string& path,
                                                      const EventStoreOptions& options) {
   // The binary must work offline: never download an extension. JSON and Parquet are
@@ -597,12 +603,11 @@ Result<bool> EventStore::ProjectNextDay(int64_t now_us, int64_t grace_us) {
     // Rows below the store consumer's offset are whole records; every batch that commits
     // after this snapshot has rows at or past it, the rest of a record the consumer split
     // included (ConsumerPosition). Those are the second phase's.
-    auto store_at =
-        QueryInt64(*con, "SELECT log_offset::BIGINT FROM consumer_offsets WHERE name = 'store'");
+    auto store_at = StoreConsumerOffset(*con);
     if (!store_at.ok()) return store_at.status();
     auto top = QueryInt64(*con, "SELECT (max(log_offset) + 1)::BIGINT FROM events_hot");
     if (!top.ok()) return top.status();
-    fence = static_cast<uint64_t>(store_at->value_or(top->value_or(0)));
+    fence = store_at->value_or(static_cast<uint64_t>(top->value_or(0)));
     return CopyToProjection(*con, range() + " AND log_offset < " + std::to_string(fence));
   }();
   if (s.ok()) s = con->Exec("COMMIT");

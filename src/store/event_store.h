@@ -59,6 +59,12 @@ struct ConsumerPosition {
   bool operator==(const ConsumerPosition&) const = default;
 };
 
+// The store consumer's committed log_offset (consumer_offsets), read on `con` inside the
+// caller's transaction; nullopt before its first commit. Readers of "every record before
+// it is stored" (the archiver's cap, the user projection's fence, the rollup backfill's
+// start) read it here, each choosing what an absent offset means for it.
+Result<std::optional<uint64_t>> StoreConsumerOffset(duck::Connection& con);
+
 struct EventStoreOptions {
   // DuckDB worker threads; 0 = DuckDB's default (all cores). Commits checkpoint on these
   // threads, and their spin-waiting costs appends when the cores are oversubscribed.
