@@ -213,11 +213,7 @@ TEST_F(CorruptionTest, ReaderResyncsOverDamageAfterOpenLikeRecovery) {
   options_.tail_cache_bytes = 0;
   Open();
   std::vector<std::string> payloads;
-  std::vector<uint64_t> ends;
-  for (int i = 0; i < 5; ++i) {
-    payloads.push_back(Payload(i, 1000));
-    ends.push_back(Write(payloads.back()));
-  }
+  const std::vector<uint64_t> ends = WriteEach(5, 1000, &payloads);
   FlipBit(SegmentFiles().at(0), ends[1] + 500);  // record 2, while the log is open
   auto reader = log_->NewReader(0);
   LogRecord rec;

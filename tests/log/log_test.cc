@@ -341,11 +341,7 @@ TEST_F(LogTest, FsyncDisabledStillRoundTrips) {
 TEST_F(LogTest, ReaderFollowingTheHeadReadsRecordsFromMemory) {
   Open();
   std::vector<std::string> payloads;
-  std::vector<uint64_t> ends;
-  for (int i = 0; i < 5; ++i) {
-    payloads.push_back(Payload(i, 1000));
-    ends.push_back(Write(payloads.back()));
-  }
+  const std::vector<uint64_t> ends = WriteEach(5, 1000, &payloads);
   FlipBit(SegmentFiles().at(0), ends[1] + 500);
   EXPECT_EQ(ReadAll(), payloads);
 }
@@ -357,11 +353,7 @@ TEST_F(LogTest, RecordsOlderThanTheCacheComeFromTheFiles) {
   options_.tail_cache_bytes = 16 << 10;
   Open();
   std::vector<std::string> payloads;
-  std::vector<uint64_t> ends;
-  for (int i = 0; i < 24; ++i) {
-    payloads.push_back(Payload(i, 1000));
-    ends.push_back(Write(payloads.back()));  // one commit round each
-  }
+  const std::vector<uint64_t> ends = WriteEach(24, 1000, &payloads);
   FlipBit(SegmentFiles().at(0), 500);
   FlipBit(SegmentFiles().at(0), ends[22] + 500);
   EXPECT_EQ(ReadAll(), std::vector<std::string>(payloads.begin() + 1, payloads.end()));

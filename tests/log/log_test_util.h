@@ -55,6 +55,17 @@ class LogTestBase : public ::testing::Test {
     return *r;
   }
 
+  // Writes n records of `size` bytes (Payload(0..n-1)), each durable before the next, so
+  // each is its own commit round. Returns their end offsets; `payloads` gets the bytes.
+  std::vector<uint64_t> WriteEach(int n, size_t size, std::vector<std::string>* payloads) {
+    std::vector<uint64_t> ends;
+    for (int i = 0; i < n; ++i) {
+      payloads->push_back(Payload(i, size));
+      ends.push_back(Write(payloads->back()));
+    }
+    return ends;
+  }
+
   // Every durable record from `from` (default: the start), expecting no error.
   std::vector<std::string> ReadAll(uint64_t from = UINT64_MAX) {
     if (from == UINT64_MAX) from = log_->start_offset();
