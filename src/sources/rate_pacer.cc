@@ -10,6 +10,9 @@ namespace sluice {
 
 namespace {
 
+// A few ms of slack past a reset: our clock and upstream's are not the same clock.
+constexpr double kResetSlackSeconds = 0.005;
+
 bool ParseNumber(std::string_view v, double* out) {
   if (v.empty()) return false;
   std::string s(v);
@@ -28,6 +31,12 @@ RatePacer::RatePacer(double budget) : budget_(budget) {}
 
 void RatePacer::OnRequest(Clock::time_point sent) {
   if (budget_ > 0 && !saw_headers_) next_ = std::max(next_, sent + Seconds(1.0 / budget_));
+  // Past the reset a new window has begun whose budget only the next response tells.
+  if (remaining_ <= 0 || (reset_at_ && sent >= *reset_at_)) return;
+  if (--remaining_ == 0) {
+    next_ = std::max(next_, reset_at_ ? *reset_at_ + Seconds(kResetSlackSeconds)
+                                      : sent + Seconds(1));  // no reset: probe once a second
+  }
 }
 
 double RatePacer::ParseRetryAfter(std::string_view v, double now_unix) {
@@ -58,13 +67,17 @@ void RatePacer::OnResponse(const FetchResponse& r, Clock::time_point now, double
     saw_headers_ = true;
     remaining_ = static_cast<long>(rem);
     double reset_value;
-    if (rem <= 0 && ParseNumber(reset, &reset_value)) {
+    if (ParseNumber(reset, &reset_value)) {
       // The draft standard's reset is always delta seconds; the X- headers use either.
       double delta = (!draft && reset_value >= 1e9) ? reset_value - now_unix : reset_value;
-      // A few ms of slack: our clock and upstream's are not the same clock.
-      next_ = std::max(next_, now + Seconds(std::max(0.0, delta) + 0.005));
-    } else if (rem <= 0) {
-      next_ = std::max(next_, now + Seconds(1));  // no usable reset: probe once a second
+      reset_at_ = now + Seconds(std::max(0.0, delta));
+    } else {
+      reset_at_.reset();
+    }
+    if (rem <= 0) {
+      next_ =
+          std::max(next_, reset_at_ ? *reset_at_ + Seconds(kResetSlackSeconds)
+                                    : now + Seconds(1));  // no usable reset: probe once a second
     }
   }
   std::string_view retry_after = r.Header("retry-after");

@@ -9,11 +9,17 @@
 // window even when Reset is coarse); at Remaining == 0 the next request waits until Reset.
 // Retry-After (on 429/503 or anywhere) always wins when later.
 //
+// Every request spends one of Remaining when it is sent, not when its answer comes: a
+// request whose response is lost (connection reset, truncated) still counted upstream,
+// and retrying it on the stale figure would be the 429 the headers were there to avoid.
+// The next response's Remaining replaces the estimate.
+//
 // Without any rate-limit header the configured budget (requests_per_second) spaces
 // requests evenly; 0 means no budget.
 #pragma once
 
 #include <chrono>
+#include <optional>
 
 #include "sources/http_fetcher.h"
 
@@ -41,7 +47,10 @@ class RatePacer {
  private:
   double budget_;
   bool saw_headers_ = false;
-  long remaining_ = -1;
+  long remaining_ = -1;  // upstream's last figure, less the requests sent since
+  // When upstream's window ends, if it said; the request that spends the last of
+  // remaining_ waits until then.
+  std::optional<Clock::time_point> reset_at_;
   Clock::time_point next_{};
 };
 

@@ -71,5 +71,35 @@ TEST(RatePacerTest, BudgetSpacesRequestsWithoutHeaders) {
   EXPECT_EQ(p.NextAllowed(), later);
 }
 
+// The last request of a window whose response never came (a connection reset) still
+// counted upstream: its retry waits for the reset instead of drawing a 429.
+TEST(RatePacerTest, ARequestSpendsRemainingEvenWhenItsResponseIsLost) {
+  RatePacer p(0);
+  auto now = Clock::now();
+  p.OnResponse(With({{"x-ratelimit-remaining", "2"}, {"x-ratelimit-reset", "1700000002"}}), now,
+               1700000000);
+  p.OnRequest(now);  // answered below
+  EXPECT_LE(WaitSeconds(p, now), 0);
+  p.OnResponse(With({{"x-ratelimit-remaining", "1"}, {"x-ratelimit-reset", "1700000002"}}), now,
+               1700000000);
+  p.OnRequest(now);  // lost: no headers come back
+  EXPECT_NEAR(WaitSeconds(p, now), 2.005, 0.001);
+  EXPECT_EQ(p.remaining(), 0);
+}
+
+TEST(RatePacerTest, RequestsAfterTheResetAreNotHeldByTheOldWindow) {
+  RatePacer p(0);
+  auto now = Clock::now();
+  p.OnResponse(With({{"ratelimit-remaining", "1"}, {"ratelimit-reset", "1"}}), now, 1700000000);
+  auto later = now + std::chrono::milliseconds(1500);
+  p.OnRequest(later);  // a new window: the old estimate does not apply
+  EXPECT_LE(WaitSeconds(p, later), 0);
+  // Without a reset, spending the last request probes again a second later.
+  RatePacer q(0);
+  q.OnResponse(With({{"x-ratelimit-remaining", "1"}}), now, 1700000000);
+  q.OnRequest(now);
+  EXPECT_NEAR(WaitSeconds(q, now), 1, 0.001);
+}
+
 }  // namespace
 }  // namespace sluice
