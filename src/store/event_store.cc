@@ -83,13 +83,14 @@ void SetOptional(duckdb_vector v, idx_t row, std::string_view s) {
   if (s.empty()) {
     duck::SetNull(v, row);
   } else {
-    duck::SetString(v, row, s);
+    duck::SetBorrowedString(v, row, s);
   }
 }
 
 // Appends rows get(0..n) to `table` (events_hot's columns) inside the caller's
 // transaction. Whole data chunks rather than row-by-row appends: no per-value call and
-// type dispatch. The chunk types come from the table, so nothing is cast.
+// type dispatch. The chunk types come from the table, so nothing is cast. Strings are
+// borrowed from the rows (the appender copies them), which were UTF-8 checked at ingest.
 template <typename Get>
 Status AppendEvents(duck::Connection& con, const char* table, size_t count, Get get) {
   auto app = duck::Appender::Create(con, table);
@@ -113,9 +114,9 @@ Status AppendEvents(duck::Connection& con, const char* table, size_t count, Get 
     for (size_t row = 0; row < n; ++row, ++i) {
       const StoreRow& r = get(i);
       const EventView& e = r.event;
-      duck::SetString(v[kTenant], row, e.tenant);
-      duck::SetString(v[kEventId], row, e.event_id);
-      duck::SetString(v[kType], row, e.type);
+      duck::SetBorrowedString(v[kTenant], row, e.tenant);
+      duck::SetBorrowedString(v[kEventId], row, e.event_id);
+      duck::SetBorrowedString(v[kType], row, e.type);
       ts[row].micros = e.ts_us;
       received[row].micros = e.received_at_us;
       SetOptional(v[kUserId], row, e.user_id);
