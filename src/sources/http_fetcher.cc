@@ -61,7 +61,8 @@ std::string HttpFetcher::Escape(const std::string& s) {
 }
 
 Result<FetchResponse> HttpFetcher::Get(const std::string& url,
-                                       const std::vector<std::string>& headers) {
+                                       const std::vector<std::string>& headers,
+                                       bool fresh_connection) {
   CURL* c = static_cast<CURL*>(curl_);
   FetchResponse r;
   struct curl_slist* list = nullptr;
@@ -77,6 +78,7 @@ Result<FetchResponse> HttpFetcher::Get(const std::string& url,
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, OnHeader);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
+  curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, fresh_connection ? 1L : 0L);
   CURLcode rc = curl_easy_perform(c);
   curl_slist_free_all(list);
   if (rc != CURLE_OK) {

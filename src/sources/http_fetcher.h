@@ -30,7 +30,12 @@ class HttpFetcher {
   HttpFetcher(const HttpFetcher&) = delete;
   HttpFetcher& operator=(const HttpFetcher&) = delete;
 
-  Result<FetchResponse> Get(const std::string& url, const std::vector<std::string>& headers);
+  // `fresh_connection` opens a new connection for this request instead of reusing one.
+  // libcurl silently sends a request again when a reused connection dies before any
+  // answer (a reset): one call, two requests upstream. Where that second request would
+  // be over a rate limit, the caller asks for a fresh connection, which is never retried.
+  Result<FetchResponse> Get(const std::string& url, const std::vector<std::string>& headers,
+                            bool fresh_connection = false);
   // Percent-encodes a query parameter value.
   std::string Escape(const std::string& s);
 

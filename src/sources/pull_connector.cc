@@ -135,9 +135,10 @@ Result<PullConnector::FetchOutcome> PullConnector::Fetch(const std::string& url,
   while (true) {
     if (!SleepUntil(pacer_.NextAllowed())) return Status::Unavailable("stopped");
     const auto sent = std::chrono::steady_clock::now();
+    const bool last_in_window = pacer_.LastInWindow();
     pacer_.OnRequest(sent);
     stats_.requests.fetch_add(1, std::memory_order_relaxed);
-    Result<FetchResponse> r = fetcher_.Get(url, config_.headers);
+    Result<FetchResponse> r = fetcher_.Get(url, config_.headers, last_in_window);
     std::string problem;
     if (!r.ok()) {
       problem = r.status().message();

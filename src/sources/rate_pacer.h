@@ -38,6 +38,9 @@ class RatePacer {
   void OnResponse(const FetchResponse& r, Clock::time_point now, double now_unix_seconds);
 
   bool saw_headers() const { return saw_headers_; }
+  // The next request is the last the window allows: sent twice (HttpFetcher::Get), it
+  // would draw a 429.
+  bool LastInWindow() const { return remaining_ == 1; }
   long remaining() const { return remaining_; }
 
   // Parses Retry-After: delta seconds or an IMF-fixdate / RFC 850 / asctime date.

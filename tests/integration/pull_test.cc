@@ -375,6 +375,24 @@ TEST_F(PullTest, LinkHeaderCursorAndTooManyRequestsAreRecovered) {
   EXPECT_GT(sim.too_many.load(), 0u);
 }
 
+// libcurl sends a request again, silently, when a reused connection is reset before an
+// answer: for the last request of a window that second copy is over the limit. The
+// connector sends that one on a fresh connection, which libcurl never retries, and waits
+// for the reset; this upstream resets every window's last request.
+TEST_F(PullTest, ResetOfAWindowsLastRequestDrawsNo429) {
+  SimOptions o;
+  o.events = 200;  // 10 pages of 20, 5 a window
+  o.rate_limit = 6;
+  o.rate_headers = "x-epoch";
+  o.reset_last_in_window = true;
+  UpstreamSimulator sim(o);
+  auto r = Pull(Connector("rst", CursorToml(sim)));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ExpectExactlyOnce(Stored("rst"), sim.ids());
+  EXPECT_GT(sim.injected_failures.load(), 0u);
+  EXPECT_EQ(sim.too_many.load(), 0u);
+}
+
 TEST_F(PullTest, KillNineDuringPullThenResumeStoresEachEventOnce) {
   SimOptions o;
   o.seed = 99;

@@ -239,6 +239,11 @@ UpstreamSimulator::Reply UpstreamSimulator::Route(const std::string& target) {
   std::lock_guard<std::mutex> l(mu_);
   Reply r;
   if (!Admit(&r)) return r;
+  if (o_.reset_last_in_window && window_count_ == o_.rate_limit) {
+    injected_failures.fetch_add(1);
+    r.fault = Reply::kReset;
+    return r;
+  }
   std::uniform_real_distribution<double> u(0, 1);
   if (u(rng_) < o_.fail_prob) {
     injected_failures.fetch_add(1);

@@ -41,6 +41,8 @@ struct SimOptions {
   double window_s = 1;  // windows are aligned to multiples of window_s since the epoch
   std::string rate_headers = "x-epoch";  // x-epoch | x-delta | draft | none
   double fail_prob = 0;  // 503, truncated body, reset, garbled JSON: one quarter each
+  // The last request a window allows is answered with a connection reset, every window.
+  bool reset_last_in_window = false;
   double slow_prob = 0;  // a response is held back slow_ms (client timeouts)
   int slow_ms = 2000;
   double repeat_prob = 0;    // a page starts with the previous page's last record
