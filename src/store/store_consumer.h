@@ -16,18 +16,20 @@
 // store always holds a prefix of the log. After a failure the reader is stopped, the batch
 // it gathered dropped, and both resume from the committed position.
 //
-// Why a batch may end inside a record. DuckDB writes a transaction's rows straight into
-// compressed row groups ("optimistic writes") once it holds a whole row group (122,880
-// rows), and then logs only their block pointers to its WAL; the rows of a smaller
-// transaction go to the WAL uncompressed and are compressed again by the next checkpoint.
-// A batch of whole 500-event records never ends on a row group, and the partial group it
-// leaves costs more than the full ones save. So a big batch is cut at a multiple of the
-// row-group size, which usually falls inside a record: the committed position is then
-// (record offset, rows of it applied), and the rest of that record opens the next batch
-// (store_bench, rows per CPU-second against 100K-row batches of whole records: +3-20% at
-// one row group, +37-48% at two; bench/README.md session 16). Readers that take a
-// consumer offset as "everything before it is stored" stay right; the archiver, which
-// watermarks hours by log offset, leaves the record at the offset until it is whole.
+// Why a batch may end inside a record. A transaction's rows go to DuckDB's WAL
+// uncompressed and are compressed into row groups (122,880 rows) by the next checkpoint;
+// only a transaction of more than one row group is written straight into compressed row
+// groups ("optimistic writes") and logs just their block pointers (bench/README.md,
+// session 19: exactly one row group still takes the WAL). A batch of whole 500-event
+// records never ends on a row group, and the partial group it leaves is compressed again
+// by every checkpoint until it fills, or, past one row group, stays on disk as a small
+// one. So a big batch is cut at a multiple of the row-group size, which usually falls
+// inside a record: the committed position is then (record offset, rows of it applied),
+// and the rest of that record opens the next batch (store_bench, rows per CPU-second
+// against 100K-row batches of whole records: +3-20% at one row group, +37-48% at two;
+// bench/README.md session 16). Readers that take a consumer offset as "everything before
+// it is stored" stay right; the archiver, which watermarks hours by log offset, leaves
+// the record at the offset until it is whole.
 //
 // Why one row group and not two: two fill at ~0.5 s of full-rate ingest and take as long
 // to commit, which put search freshness p99 at 1.8 s (SPEC §1.7: 1 s) and, through the
