@@ -4,7 +4,9 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/beast/ssl.hpp>
+#include <memory>
 #include <type_traits>
+#include <vector>
 
 namespace sluice {
 
@@ -199,10 +201,37 @@ class HttpServer::Session : public std::enable_shared_from_this<Session<Stream>>
     }
   }
 
+  // Closes without destroying the answer just sent. A client may still be sending a body
+  // that was refused unread (503 over the memory budget, 413, 401) or a pipelined request;
+  // closing with those bytes unread makes the kernel send a reset, and a reset throws away
+  // the answer still in the client's receive buffer: it sees a dropped connection instead
+  // of the 503 and its Retry-After. So, like nginx's lingering close: stop sending, read
+  // and discard what still arrives until the client closes, for at most kLingerSeconds
+  // and kLingerBytes, then close.
   void CloseSocket() {
     beast::error_code ec;
     lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
-    lowest().socket().close(ec);
+    if (ec) {
+      lowest().socket().close(ec);
+      return;
+    }
+    lowest().expires_after(std::chrono::seconds(kLingerSeconds));
+    Linger(std::make_shared<std::vector<char>>(16 * 1024), 0);
+  }
+
+  static constexpr int kLingerSeconds = 2;
+  static constexpr uint64_t kLingerBytes = 64ull << 20;
+
+  void Linger(std::shared_ptr<std::vector<char>> sink, uint64_t drained) {
+    lowest().async_read_some(net::buffer(*sink), [self = shared_from_this(), sink, drained](
+                                                     beast::error_code ec, size_t n) {
+      if (ec || drained + n > kLingerBytes) {
+        beast::error_code ignored;
+        self->lowest().socket().close(ignored);
+        return;
+      }
+      self->Linger(sink, drained + n);
+    });
   }
 
   Stream stream_;

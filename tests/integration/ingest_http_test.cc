@@ -329,6 +329,41 @@ TEST_F(MemoryBudgetTest, BodyOverTheMemoryBudgetIs503BeforeReading) {
   EXPECT_EQ(Post(R"({"event_id":"small","type":"a"})").status, 202);
 }
 
+// A client that sends its whole body without waiting for 100-continue still reads the
+// 503: the server drains what it refused unread instead of closing on it, which would
+// reset the connection and throw the answer away in the client's receive buffer.
+TEST_F(MemoryBudgetTest, RefusedBodySentAnywayStillGetsThe503) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(server_->port()));
+  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const size_t len = 3u << 20;  // over max_inflight_bytes, under max_request_bytes
+  std::string req =
+      "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\n"
+      "Content-Length: " +
+      std::to_string(len) + "\r\n\r\n";
+  req.append(len, '\n');
+  size_t sent = 0;
+  while (sent < req.size()) {
+    ssize_t n = send(fd, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;
+    sent += static_cast<size_t>(n);
+  }
+  // Give the server time to answer and close while the body's tail is still in flight.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  std::string got;
+  char buf[4096];
+  ssize_t n;
+  while ((n = recv(fd, buf, sizeof buf, 0)) > 0) got.append(buf, static_cast<size_t>(n));
+  close(fd);
+  EXPECT_EQ(sent, req.size()) << "the server stopped taking the body";
+  EXPECT_EQ(got.rfind("HTTP/1.1 503", 0), 0u) << got;
+  EXPECT_NE(got.find("Retry-After"), std::string::npos) << got;
+}
+
 class BacklogPressureTest : public IngestHttpTest {
   // No store consumer and a slow dedupe snapshot: the log backlog grows until the limit,
   // then the next snapshot releases it.
