@@ -33,10 +33,12 @@ void RatePacer::OnRequest(Clock::time_point sent) {
   if (budget_ > 0 && !saw_headers_) next_ = std::max(next_, sent + Seconds(1.0 / budget_));
   // Past the reset a new window has begun whose budget only the next response tells.
   if (remaining_ <= 0 || (reset_at_ && sent >= *reset_at_)) return;
-  if (--remaining_ == 0) {
-    next_ = std::max(next_, reset_at_ ? *reset_at_ + Seconds(kResetSlackSeconds)
-                                      : sent + Seconds(1));  // no reset: probe once a second
-  }
+  if (--remaining_ == 0) WaitForReset(sent);
+}
+
+void RatePacer::WaitForReset(Clock::time_point now) {
+  // Without a usable reset, probe once a second.
+  next_ = std::max(next_, reset_at_ ? *reset_at_ + Seconds(kResetSlackSeconds) : now + Seconds(1));
 }
 
 double RatePacer::ParseRetryAfter(std::string_view v, double now_unix) {
@@ -74,11 +76,7 @@ void RatePacer::OnResponse(const FetchResponse& r, Clock::time_point now, double
     } else {
       reset_at_.reset();
     }
-    if (rem <= 0) {
-      next_ =
-          std::max(next_, reset_at_ ? *reset_at_ + Seconds(kResetSlackSeconds)
-                                    : now + Seconds(1));  // no usable reset: probe once a second
-    }
+    if (rem <= 0) WaitForReset(now);
   }
   std::string_view retry_after = r.Header("retry-after");
   if (!retry_after.empty()) {

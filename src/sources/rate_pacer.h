@@ -48,6 +48,9 @@ class RatePacer {
   static double ParseRetryAfter(std::string_view v, double now_unix_seconds);
 
  private:
+  // Holds the next request until reset_at_ (a second from `now` if unknown).
+  void WaitForReset(Clock::time_point now);
+
   double budget_;
   bool saw_headers_ = false;
   long remaining_ = -1;  // upstream's last figure, less the requests sent since

@@ -37,6 +37,30 @@ class IngestHttpTest : public ::testing::Test {
   HttpResult Post(const std::string& body, std::vector<std::string> headers = {}) {
     return HttpPost(server_->url() + "/v1/events", body, headers);
   }
+  // A raw TCP connection to the server, for requests curl would not send; -1 on failure.
+  int ConnectRaw() {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(server_->port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      ::close(fd);
+      return -1;
+    }
+    return fd;
+  }
+  // Sends `s` until done or the connection fails; returns the bytes sent.
+  static size_t SendAll(int fd, const std::string& s) {
+    size_t off = 0;
+    while (off < s.size()) {
+      ssize_t n = ::send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
+      if (n <= 0) break;
+      off += static_cast<size_t>(n);
+    }
+    return off;
+  }
   std::string dir_;
   std::unique_ptr<ServerProcess> server_;
 };
@@ -80,21 +104,9 @@ TEST_F(IngestHttpTest, ChunkedAndLargeBodiesOnOneConnection) {
     }
     return body;
   };
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  int fd = ConnectRaw();
   ASSERT_GE(fd, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(server_->port()));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  auto send_all = [&](const std::string& s) {
-    size_t off = 0;
-    while (off < s.size()) {
-      ssize_t n = ::send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
-      ASSERT_GT(n, 0);
-      off += static_cast<size_t>(n);
-    }
-  };
+  auto send_all = [&](const std::string& s) { ASSERT_EQ(SendAll(fd, s), s.size()); };
   auto hex = [](size_t n) {
     char b[32];
     std::snprintf(b, sizeof b, "%zx", n);
@@ -333,25 +345,15 @@ TEST_F(MemoryBudgetTest, BodyOverTheMemoryBudgetIs503BeforeReading) {
 // 503: the server drains what it refused unread instead of closing on it, which would
 // reset the connection and throw the answer away in the client's receive buffer.
 TEST_F(MemoryBudgetTest, RefusedBodySentAnywayStillGetsThe503) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  int fd = ConnectRaw();
   ASSERT_GE(fd, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(server_->port()));
-  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   const size_t len = 3u << 20;  // over max_inflight_bytes, under max_request_bytes
   std::string req =
       "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\n"
       "Content-Length: " +
       std::to_string(len) + "\r\n\r\n";
   req.append(len, '\n');
-  size_t sent = 0;
-  while (sent < req.size()) {
-    ssize_t n = send(fd, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0) break;
-    sent += static_cast<size_t>(n);
-  }
+  const size_t sent = SendAll(fd, req);
   // Give the server time to answer and close while the body's tail is still in flight.
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   std::string got;
