@@ -104,6 +104,7 @@ Result<Config> LoadConfig(const std::string& path) {
   SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "query", "timeout_ms", &c.query_timeout_ms, 1));
   SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "query", "max_rows", &c.query_max_rows, 1));
   SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "search", "max_limit", &c.search_max_limit, 1));
+  SLUICE_RETURN_IF_ERROR(ReadInt(t, f, "search", "log_tail_bytes", &c.search_log_tail_bytes, 0));
   SLUICE_RETURN_IF_ERROR(ReadBool(t, f, "auth", "public_metrics", &c.public_metrics));
   SLUICE_RETURN_IF_ERROR(
       ReadInt(t, f, "auth", "usage_interval_seconds", &c.usage_interval_seconds, 1));
@@ -147,6 +148,7 @@ Result<Config> LoadConfig(const std::string& path) {
                                    {"query", "timeout_ms"},
                                    {"query", "max_rows"},
                                    {"search", "max_limit"},
+                                   {"search", "log_tail_bytes"},
                                    {"auth", "public_metrics"},
                                    {"auth", "usage_interval_seconds"},
                                    {"server", "tls_cert_file"},

@@ -66,6 +66,9 @@ struct Config {
   uint64_t query_max_rows = 100000;
   // GET /v1/events.
   int search_max_limit = 1000;
+  // Log bytes past the store's position that a search also reads, so an acknowledged
+  // event is found before DuckDB commits it (query/log_tail_search.h); 0 = stored only.
+  uint64_t search_log_tail_bytes = 128ull << 20;
 
   // [auth] Tenants and keys live in the data dir (tenants.json; `sluice keys`). /metrics
   // needs an operator key once keys exist, unless it is made public here (it carries no

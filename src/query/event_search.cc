@@ -3,6 +3,7 @@
 #include "query/event_search.h"
 
 #include "query/column_reader.h"
+#include "query/log_tail_search.h"
 
 #include <algorithm>
 #include <charconv>
@@ -49,51 +50,6 @@ std::string Shown(std::string_view name) {
   return out;
 }
 
-// JSON number grammar (RFC 8259 §6): what `prop.KEY=VALUE` also compares numerically.
-bool IsJsonNumber(std::string_view s) {
-  size_t i = 0;
-  auto digits = [&] {
-    const size_t start = i;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
-    return i > start;
-  };
-  if (i < s.size() && s[i] == '-') ++i;
-  if (i < s.size() && s[i] == '0') {
-    ++i;
-  } else if (!digits()) {
-    return false;
-  }
-  if (i < s.size() && s[i] == '.') {
-    ++i;
-    if (!digits()) return false;
-  }
-  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
-    ++i;
-    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
-    if (!digits()) return false;
-  }
-  return i == s.size();
-}
-
-// KEY of prop.KEY as a JSON Pointer (RFC 6901), which DuckDB's json functions accept:
-// unlike a `$.a.b` path it can say any key, since '~' and '/' are escaped.
-std::string JsonPointer(const std::vector<std::string>& path) {
-  std::string out;
-  for (const auto& seg : path) {
-    out.push_back('/');
-    for (char c : seg) {
-      if (c == '~') {
-        out += "~0";
-      } else if (c == '/') {
-        out += "~1";
-      } else {
-        out.push_back(c);
-      }
-    }
-  }
-  return out;
-}
-
 void AppendJsonString(std::string_view s, std::string* out) {
   sluice::AppendJsonString(out, s);  // common/json_text.h: the one JSON string escaper
 }
@@ -120,7 +76,7 @@ Predicate FilterPredicate(const EventSearchRequest& r) {
   if (r.type) p.sql += " AND type = " + p.Add(*r.type);
   if (r.user_id) p.sql += " AND user_id = " + p.Add(*r.user_id);
   for (const PropertyFilter& f : r.properties) {
-    const std::string ptr = p.Add(JsonPointer(f.path));
+    const std::string ptr = p.Add(PropertyJsonPointer(f.path));
     std::string cond = "json_extract_string(properties, " + ptr + ") = " + p.Add(f.value);
     if (IsJsonNumber(f.value)) {
       cond = "(" + cond + " OR (json_type(properties, " + ptr +
@@ -264,7 +220,77 @@ Status RunSlice(duck::Connection& con, const std::string& view_sql, const Predic
   }
 }
 
+// Merges the tail's best matches into the page: both lists are in search order and each
+// holds the best `want` of its part, so the best `want` of the two are the page's.
+void MergeTail(std::vector<TailEvent> tail, PageRows* rows, size_t want) {
+  PageRows merged;
+  merged.page.statements = rows->page.statements;
+  size_t a = 0, b = 0;
+  const auto& stored = rows->keys;
+  while (merged.page.events.size() < want && (a < stored.size() || b < tail.size())) {
+    bool take_tail = a == stored.size();
+    if (!take_tail && b < tail.size()) {
+      const EventCursor& x = tail[b].key;
+      const EventCursor& y = stored[a];
+      take_tail = x.ts_us != y.ts_us ? x.ts_us > y.ts_us : x.event_id > y.event_id;
+    }
+    if (take_tail) {
+      merged.page.events.push_back(std::move(tail[b].json));
+      merged.keys.push_back(std::move(tail[b].key));
+      ++b;
+    } else {
+      merged.page.events.push_back(std::move(rows->page.events[a]));
+      merged.keys.push_back(std::move(rows->keys[a]));
+      ++a;
+    }
+  }
+  *rows = std::move(merged);
+}
+
 }  // namespace
+
+bool IsJsonNumber(std::string_view s) {
+  size_t i = 0;
+  auto digits = [&] {
+    const size_t start = i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+    return i > start;
+  };
+  if (i < s.size() && s[i] == '-') ++i;
+  if (i < s.size() && s[i] == '0') {
+    ++i;
+  } else if (!digits()) {
+    return false;
+  }
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    if (!digits()) return false;
+  }
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    if (!digits()) return false;
+  }
+  return i == s.size();
+}
+
+// DuckDB's json functions accept JSON Pointers.
+std::string PropertyJsonPointer(const std::vector<std::string>& path) {
+  std::string out;
+  for (const auto& seg : path) {
+    out.push_back('/');
+    for (char c : seg) {
+      if (c == '~') {
+        out += "~0";
+      } else if (c == '/') {
+        out += "~1";
+      } else {
+        out.push_back(c);
+      }
+    }
+  }
+  return out;
+}
 
 Result<EventSearchRequest> ParseEventSearchRequest(std::string tenant, const QueryParams& params,
                                                    int max_limit) {
@@ -359,7 +385,22 @@ Result<EventSearchPage> SearchEvents(EventStore& store, const EventSearchRequest
   const size_t want = static_cast<size_t>(request.limit) + 1;
   PageRows rows;
   const EventSearchPage& page = rows.page;
+  std::optional<TailScan> tail;
+  bool tail_failed = false;  // the log could not be read from the snapshot's position
   auto run = [&](duck::Connection& con, const std::string& view_sql) -> Status {
+    if (options.log != nullptr) {
+      // In this transaction's snapshot: the rows below the position are in view_sql,
+      // the events from it on are read from the log (log_tail_search.h).
+      auto position = StoreConsumerPosition(con);
+      if (!position.ok()) return position.status();
+      auto scan = SearchLogTail(*options.log, position->value_or(ConsumerPosition{}), request, want,
+                                options.log_tail_bytes);
+      if (!scan.ok()) {
+        tail_failed = true;
+        return scan.status();
+      }
+      tail = std::move(*scan);
+    }
     // A user's events are sparse in every slice, and user_key makes one pass over the
     // whole hot table cheap: slices would only add statements (7.7 on average).
     if (!options.time_slices || request.user_id) {
@@ -409,11 +450,21 @@ Result<EventSearchPage> SearchEvents(EventStore& store, const EventSearchRequest
   // A user's events: the hot rows are found by their integer user_key first (user_key.h);
   // the outer `user_id = ?` still decides, so a colliding key only costs a row read. The
   // complete days come from the user projection, sorted by user (store/user_projection.h).
-  Status s = request.user_id ? store.WithUserEventsView(
-                                   request.tenant,
-                                   "user_key = " + std::to_string(UserKey(*request.user_id)), run)
-                             : store.WithEventsView(request.tenant, run);
+  Status s;
+  for (int attempt = 0;; ++attempt) {
+    rows = PageRows{};
+    tail.reset();
+    tail_failed = false;
+    s = request.user_id
+            ? store.WithUserEventsView(
+                  request.tenant, "user_key = " + std::to_string(UserKey(*request.user_id)), run)
+            : store.WithEventsView(request.tenant, run);
+    // A segment collected after the snapshot's position was read: a newer snapshot holds
+    // its rows (log_tail_search.h).
+    if (s.ok() || !tail_failed || attempt == 2) break;
+  }
   if (!s.ok()) return s;
+  if (tail && !tail->events.empty()) MergeTail(std::move(tail->events), &rows, want);
   if (rows.page.events.size() > static_cast<size_t>(request.limit)) {
     rows.page.events.resize(request.limit);
     rows.page.next_cursor = EncodeEventCursor(rows.keys[request.limit - 1]);

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "log/log.h"
 #include "query/event_cursor.h"
 #include "query/query_string.h"
 #include "store/event_store.h"
@@ -80,6 +81,12 @@ struct EventSearchPage {
   std::string ToJson() const;
 };
 
+// KEY of prop.KEY as a JSON Pointer (RFC 6901): unlike a `$.a.b` path it can say any
+// key, since '~' and '/' are escaped.
+std::string PropertyJsonPointer(const std::vector<std::string>& path);
+// Whether `s` is a JSON number (RFC 8259 §6): a VALUE that also compares numerically.
+bool IsJsonNumber(std::string_view s);
+
 struct EventSearchOptions {
   // Walk back in time slices (see above). false runs one statement over the whole range:
   // the plain Top-N plan, kept for the benchmark's comparison and for tests.
@@ -87,6 +94,11 @@ struct EventSearchOptions {
   // Where slicing starts when the request has no cursor or `to`; 0 = the wall clock.
   // Events stamped later than this are still found, in the first slice.
   int64_t now_us = 0;
+  // The log the store consumer reads, to search its tail too: events acknowledged but not
+  // yet committed to DuckDB (log_tail_search.h). nullptr searches stored events only.
+  Log* log = nullptr;
+  // At most this many bytes of log records are scanned past the store's position.
+  uint64_t log_tail_bytes = 128ull << 20;
 };
 
 Result<EventSearchPage> SearchEvents(EventStore& store, const EventSearchRequest& request,

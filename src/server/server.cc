@@ -902,7 +902,10 @@ void Server::HandleSearch(HttpRequest req, Reply reply, const std::string& tenan
     return answer(JsonError(http::status::bad_request, request.status().message(), v));
   }
   const bool queued = query_pool_->TrySubmit([this, answer, v, r = std::move(*request)] {
-    auto page = SearchEvents(*engine_->store(), r);
+    EventSearchOptions options;
+    options.log = log_;
+    options.log_tail_bytes = config_.search_log_tail_bytes;
+    auto page = SearchEvents(*engine_->store(), r, options);
     if (!page.ok()) {
       spdlog::error("event search failed: {}", page.status().ToString());
       // DuckDB's text stays in the log: it may quote SQL and file paths.

@@ -154,6 +154,20 @@ Result<std::optional<uint64_t>> StoreConsumerOffset(duck::Connection& con) {
   return r->FirstUInt64();
 }
 
+Result<std::optional<ConsumerPosition>> StoreConsumerPosition(duck::Connection& con) {
+  auto r = con.Query(
+      "SELECT log_offset, coalesce(rows_applied, 0)::UBIGINT FROM consumer_offsets WHERE name = "
+      "'store'");
+  if (!r.ok()) return r.status();
+  Status st;
+  duck::DataChunk chunk = r->FetchChunk(&st);
+  if (!st.ok()) return st;
+  if (!chunk || chunk.size() == 0) return std::optional<ConsumerPosition>();
+  const auto* offset = static_cast<const uint64_t*>(duckdb_vector_get_data(chunk.column(0)));
+  const auto* rows = static_cast<const uint64_t*>(duckdb_vector_get_data(chunk.column(1)));
+  return std::optional<ConsumerPosition>(ConsumerPosition{offset[0], rows[0]});
+}
+
 Result<std::unique_ptr<EventStore>> EventStore::Open(const std::string& path,
                                                      const EventStoreOptions& options) {
   // The binary must work offline: never download an extension. JSON and Parquet are

@@ -118,6 +118,21 @@ TEST_F(ConfigTest, LogDirectIo) {
   std::remove(p.c_str());
 }
 
+TEST_F(ConfigTest, SearchLogTailBytes) {
+  auto c = LoadConfig("");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->search_log_tail_bytes, 128ull << 20);
+  auto p = Write("[search]\nlog_tail_bytes = 0\n");  // 0 = search stored events only
+  c = LoadConfig(p);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->search_log_tail_bytes, 0u);
+  p = Write("[search]\nlog_tail_bytes = -5\n");
+  c = LoadConfig(p);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("log_tail_bytes"), std::string::npos) << c.status().message();
+  std::remove(p.c_str());
+}
+
 TEST_F(ConfigTest, LogTailCacheBytes) {
   auto c = LoadConfig("");
   ASSERT_TRUE(c.ok());

@@ -96,6 +96,57 @@ TEST_F(SearchHttpTest, AcceptedEventIsSearchableWithinOneSecond) {
   }
 }
 
+// A store that holds its batches for a minute: what search finds, it finds in the log's
+// tail (query/log_tail_search.h), and SQL, which reads only the store, proves the store
+// does not have it yet. After a restart the store has it, and it is still found once.
+TEST(SearchLogTailHttpTest, AcknowledgedEventIsFoundBeforeTheStoreHasIt) {
+  const std::string dir = MakeTempDir("search-tail");
+  const std::string config = std::string(kConfig) + "[store]\nbatch_ms = 60000\n";
+  auto count_sql = [](const ServerProcess& s) {
+    return HttpPost(s.url() + "/v1/query",
+                    R"({"sql":"SELECT count(*) AS n FROM events WHERE type = 'tail'"})",
+                    {"Content-Type: application/json"});
+  };
+  auto ids = [](const ServerProcess& s) {
+    auto r = HttpGet(s.url() + "/v1/events?type=tail");
+    EXPECT_EQ(r.status, 200) << r.body;
+    std::vector<std::string> out;
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    if (parser.parse(r.body).get(doc)) return out;
+    for (auto e : doc["events"].get_array()) {
+      out.emplace_back(std::string_view(e["event_id"].get_string()));
+    }
+    return out;
+  };
+  {
+    ServerProcess server(dir + "/data", config);
+    ASSERT_TRUE(server.Start()) << server.log_text();
+    auto r = HttpPost(server.url() + "/v1/events",
+                      R"({"event_id":"t1","type":"tail","properties":{"k":"v"}})"
+                      "\n"
+                      R"({"event_id":"t2","type":"tail","properties":{"k":"w"}})",
+                      {"Content-Type: application/x-ndjson"});
+    ASSERT_EQ(r.status, 202) << r.body;
+    // At once, no polling: the 202 means durable in the log, and search reads it there.
+    EXPECT_EQ(ids(server), (std::vector<std::string>{"t2", "t1"}));
+    auto f = HttpGet(server.url() + "/v1/events?type=tail&prop.k=w");
+    EXPECT_NE(f.body.find("\"t2\""), std::string::npos) << f.body;
+    EXPECT_EQ(f.body.find("\"t1\""), std::string::npos) << f.body;
+    auto q = count_sql(server);
+    ASSERT_EQ(q.status, 200) << q.body;
+    EXPECT_NE(q.body.find("[[0]]"), std::string::npos) << "stored already: " << q.body;
+    EXPECT_EQ(server.Stop(), 0) << server.log_text();  // commits the held batch
+  }
+  ServerProcess server(dir + "/data", config);
+  ASSERT_TRUE(server.Start()) << server.log_text();
+  auto q = count_sql(server);
+  EXPECT_NE(q.body.find("[[2]]"), std::string::npos) << q.body;
+  EXPECT_EQ(ids(server), (std::vector<std::string>{"t2", "t1"}));
+  EXPECT_EQ(server.Stop(), 0) << server.log_text();
+  RemoveTree(dir);
+}
+
 TEST_F(SearchHttpTest, FiltersAndEventShape) {
   Post(
       R"({"event_id":"e1","type":"click","userId":"u1","timestamp":"2026-01-02T03:04:05Z","properties":{"plan":"pro","cart":{"items":3}}}

@@ -138,8 +138,16 @@ class TenancyTest : public ::testing::Test {
     if (status) *status = r.status;
     return r.body;
   }
-  // Waits until the store has taken what was acknowledged (search shows `n` events).
+  // Waits until the store has taken what was acknowledged: SQL, which reads the store
+  // alone, counts `n` events (search shows them earlier, from the log's tail).
   void WaitForCount(const std::string& key, size_t n) {
+    const std::string want = "n\r\n" + std::to_string(n) + "\r\n";
+    for (int i = 0; i < 200; ++i) {
+      long status = 0;
+      const std::string got = Sql(key, "SELECT count(*) AS n FROM events", &status);
+      if (status != 200 || got == want) break;  // a key without SQL: search below
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
     for (int i = 0; i < 200 && SearchIds(key).size() < n; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
