@@ -172,13 +172,13 @@ int main(int argc, char** argv) {
   }
 
   // Storage: each side copied into a fresh file, so both are equally compact.
-  const std::string raw_file = dir + "/raw.duckdb", rollup_file = dir + "/rollups.duckdb";
+  const std::string raw_file = dir + "/raw.duckdb", rollup_file = dir + "/rollup-copy.duckdb";
   Check((*store)->Execute("ATTACH '" + raw_file +
                           "' AS raw; CREATE TABLE raw.events_hot AS "
                           "SELECT * FROM events_hot; DETACH raw; ATTACH '" +
                           rollup_file +
-                          "' AS r; CREATE TABLE r.rollup_1m AS SELECT * FROM rollup_1m; "
-                          "CREATE TABLE r.rollup_1h AS SELECT * FROM rollup_1h; DETACH r"),
+                          "' AS r; CREATE TABLE r.rollup_1m AS SELECT * FROM rollups.rollup_1m; "
+                          "CREATE TABLE r.rollup_1h AS SELECT * FROM rollups.rollup_1h; DETACH r"),
         "copy for sizes");
   const uint64_t raw_bytes = FileBytes(raw_file), rollup_bytes = FileBytes(rollup_file);
 

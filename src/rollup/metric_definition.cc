@@ -120,7 +120,7 @@ Result<std::vector<MetricDefinition>> LoadMetricDefinitions(duck::Connection& co
   auto r = con.Query(
       "SELECT tenant, spec, start_offset, backfill_done, coalesce(epoch_us(backfill_cursor), "
       "-9223372036854775808), coalesce(epoch_us(backfill_end), -9223372036854775808), "
-      "backfill_events FROM rollup_metrics ORDER BY tenant, name");
+      "backfill_events FROM rollups.rollup_metrics ORDER BY tenant, name");
   if (!r.ok()) return r.status();
   std::vector<MetricDefinition> out;
   while (true) {
@@ -152,12 +152,12 @@ Result<std::vector<MetricDefinition>> LoadMetricDefinitions(duck::Connection& co
 
 Status SaveMetricDefinition(duck::Connection& con, const MetricDefinition& d) {
   const std::string tenant = d.metric.tenant.empty() ? kAllTenants : d.metric.tenant;
-  return con.Exec("INSERT OR REPLACE INTO rollup_metrics VALUES (" + SqlQuote(tenant) + ", " +
-                  SqlQuote(d.metric.spec.name) + ", " + SqlQuote(MetricSpecToJson(d.metric.spec)) +
-                  ", " + std::to_string(d.start_offset) + ", " +
-                  (d.backfill_done ? "true" : "false") + ", " + Micros(d.backfill_cursor_us) +
-                  ", " + Micros(d.backfill_end_us) + ", " + std::to_string(d.backfill_events) +
-                  ")");
+  return con.Exec("INSERT OR REPLACE INTO rollups.rollup_metrics VALUES (" + SqlQuote(tenant) +
+                  ", " + SqlQuote(d.metric.spec.name) + ", " +
+                  SqlQuote(MetricSpecToJson(d.metric.spec)) + ", " +
+                  std::to_string(d.start_offset) + ", " + (d.backfill_done ? "true" : "false") +
+                  ", " + Micros(d.backfill_cursor_us) + ", " + Micros(d.backfill_end_us) + ", " +
+                  std::to_string(d.backfill_events) + ")");
 }
 
 Status DropMetric(duck::Connection& con, const MetricDefinition& d) {
@@ -167,8 +167,8 @@ Status DropMetric(duck::Connection& con, const MetricDefinition& d) {
   const std::string rows = " WHERE metric = " + name +
                            (d.metric.tenant.empty() ? "" : " AND tenant = " + SqlQuote(tenant));
   SLUICE_RETURN_IF_ERROR(
-      con.Exec("DELETE FROM rollup_1m" + rows + "; DELETE FROM rollup_1h" + rows));
-  return con.Exec("DELETE FROM rollup_metrics WHERE tenant = " + SqlQuote(tenant) +
+      con.Exec("DELETE FROM rollups.rollup_1m" + rows + "; DELETE FROM rollups.rollup_1h" + rows));
+  return con.Exec("DELETE FROM rollups.rollup_metrics WHERE tenant = " + SqlQuote(tenant) +
                   " AND name = " + name);
 }
 

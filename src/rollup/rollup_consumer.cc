@@ -105,7 +105,7 @@ Status RollupConsumer::Init() {
   SLUICE_RETURN_IF_ERROR(CreateRollupSchema(con_));
   auto registered = log_->RegisterConsumer(kName);
   if (!registered.ok()) return registered.status();
-  auto r = con_.Query("SELECT log_offset FROM consumer_offsets WHERE name = 'rollup'");
+  auto r = con_.Query("SELECT log_offset FROM rollups.consumer_offsets WHERE name = 'rollup'");
   if (!r.ok()) return r.status();
   auto committed = r->FirstUInt64();
   if (!committed.ok()) return committed.status();
@@ -231,8 +231,9 @@ Status RollupConsumer::Commit(const CellMap& minutes, const MetricDefinition* pr
   if (s.ok()) s = MergeCells(con_, kHourUs, Coarsen(minutes, kHourUs));
   if (s.ok() && progress != nullptr) s = SaveMetricDefinition(con_, *progress);
   if (s.ok() && progress == nullptr) {
-    s = con_.Exec("INSERT OR REPLACE INTO consumer_offsets (name, log_offset) VALUES ('rollup', " +
-                  std::to_string(new_offset) + ")");
+    s = con_.Exec(
+        "INSERT OR REPLACE INTO rollups.consumer_offsets (name, log_offset) VALUES ('rollup', " +
+        std::to_string(new_offset) + ")");
   }
   if (s.ok() && before_commit_) s = before_commit_();
   if (s.ok()) s = con_.Exec("COMMIT");

@@ -6,6 +6,8 @@
 #include <string_view>
 #include <vector>
 
+#include <spdlog/spdlog.h>
+
 #include "store/events_view.h"
 
 namespace sluice {
@@ -13,18 +15,66 @@ namespace sluice {
 namespace {
 
 constexpr const char* kSchema =
-    "CREATE TABLE IF NOT EXISTS rollup_1m (tenant VARCHAR NOT NULL, metric VARCHAR NOT NULL,"
+    "CREATE TABLE IF NOT EXISTS rollups.rollup_1m (tenant VARCHAR NOT NULL, metric VARCHAR NOT "
+    "NULL,"
     " bucket TIMESTAMP NOT NULL, g1 VARCHAR NOT NULL, g2 VARCHAR NOT NULL, g3 VARCHAR NOT NULL,"
     " cnt UBIGINT NOT NULL, sum DOUBLE NOT NULL, min DOUBLE, max DOUBLE, hll BLOB);"
-    "CREATE TABLE IF NOT EXISTS rollup_1h (tenant VARCHAR NOT NULL, metric VARCHAR NOT NULL,"
+    "CREATE TABLE IF NOT EXISTS rollups.rollup_1h (tenant VARCHAR NOT NULL, metric VARCHAR NOT "
+    "NULL,"
     " bucket TIMESTAMP NOT NULL, g1 VARCHAR NOT NULL, g2 VARCHAR NOT NULL, g3 VARCHAR NOT NULL,"
     " cnt UBIGINT NOT NULL, sum DOUBLE NOT NULL, min DOUBLE, max DOUBLE, hll BLOB);"
     // A metric's definition and where its history comes from: the live consumer applies
     // it to log records from start_offset on, the backfill to stored events before that.
-    "CREATE TABLE IF NOT EXISTS rollup_metrics (tenant VARCHAR NOT NULL, name VARCHAR NOT NULL,"
+    "CREATE TABLE IF NOT EXISTS rollups.rollup_metrics (tenant VARCHAR NOT NULL, name VARCHAR NOT "
+    "NULL,"
     " spec VARCHAR NOT NULL, start_offset UBIGINT NOT NULL, backfill_done BOOLEAN NOT NULL,"
     " backfill_cursor TIMESTAMP, backfill_end TIMESTAMP, backfill_events UBIGINT NOT NULL,"
-    " PRIMARY KEY (tenant, name));";
+    " PRIMARY KEY (tenant, name));"
+    // The rollup consumer's committed log offset (name 'rollup'), committed with its cells,
+    // and the mark of a move out of the store's file (MoveRollupsOutOfTheStore).
+    "CREATE TABLE IF NOT EXISTS rollups.consumer_offsets (name VARCHAR PRIMARY KEY,"
+    " log_offset UBIGINT NOT NULL);";
+
+// Rollups written by versions that kept them in the store's own file move here once: the
+// tables and the consumer's offset are copied in one transaction of the rollup database,
+// which also records the move, then the old tables are dropped from the store's. A crash
+// between the two leaves the mark, and the next start only drops.
+Status MoveRollupsOutOfTheStore(duck::Connection& con) {
+  auto r = con.Query(
+      "SELECT count(*)::UBIGINT FROM duckdb_tables() WHERE database_name = current_database() "
+      "AND schema_name = 'main' AND table_name = 'rollup_1m'");
+  if (!r.ok()) return r.status();
+  auto old = r->FirstUInt64();
+  if (!old.ok()) return old.status();
+  if (old->value_or(0) == 0) return Status::OK();
+  auto m = con.Query("SELECT count(*)::UBIGINT FROM rollups.consumer_offsets WHERE name = 'moved'");
+  if (!m.ok()) return m.status();
+  auto moved = m->FirstUInt64();
+  if (!moved.ok()) return moved.status();
+  if (moved->value_or(0) == 0) {
+    SLUICE_RETURN_IF_ERROR(con.Exec("BEGIN TRANSACTION"));
+    Status s = con.Exec(
+        "INSERT INTO rollups.rollup_1m SELECT * FROM main.rollup_1m;"
+        "INSERT INTO rollups.rollup_1h SELECT * FROM main.rollup_1h;"
+        "INSERT INTO rollups.rollup_metrics SELECT * FROM main.rollup_metrics;"
+        "INSERT INTO rollups.consumer_offsets SELECT name, log_offset FROM main.consumer_offsets "
+        "WHERE name = 'rollup';"
+        "INSERT INTO rollups.consumer_offsets VALUES ('moved', 1);");
+    if (s.ok()) s = con.Exec("COMMIT");
+    if (!s.ok()) {
+      (void)con.Exec("ROLLBACK");
+      return s;
+    }
+    spdlog::info("rollups moved from the store's file to their own (rollups.duckdb)");
+  }
+  SLUICE_RETURN_IF_ERROR(con.Exec("BEGIN TRANSACTION"));
+  Status s = con.Exec(
+      "DROP TABLE main.rollup_1m; DROP TABLE main.rollup_1h; DROP TABLE main.rollup_metrics;"
+      "DELETE FROM main.consumer_offsets WHERE name = 'rollup';");
+  if (s.ok()) s = con.Exec("COMMIT");
+  if (!s.ok()) (void)con.Exec("ROLLBACK");
+  return s;
+}
 
 // Columns of the rollup tables, in order.
 enum Column : idx_t {
@@ -96,10 +146,38 @@ Status AppendCells(duck::Connection& con, const char* table, const CellMap& cell
 
 }  // namespace
 
-Status CreateRollupSchema(duck::Connection& con) { return con.Exec(kSchema); }
+std::string RollupDatabasePath(const std::string& store_path) {
+  const size_t slash = store_path.rfind('/');
+  return (slash == std::string::npos ? std::string() : store_path.substr(0, slash + 1)) +
+         "rollups.duckdb";
+}
+
+Status CreateRollupSchema(duck::Connection& con) {
+  // A store opened without the rollup database (tools, tests) gets it beside its file.
+  auto r =
+      con.Query("SELECT count(*)::UBIGINT FROM duckdb_databases() WHERE database_name = 'rollups'");
+  if (!r.ok()) return r.status();
+  auto attached = r->FirstUInt64();
+  if (!attached.ok()) return attached.status();
+  if (attached->value_or(0) == 0) {
+    auto p =
+        con.Query("SELECT path FROM duckdb_databases() WHERE database_name = current_database()");
+    if (!p.ok()) return p.status();
+    Status st;
+    duck::DataChunk chunk = p->FetchChunk(&st);
+    if (!st.ok()) return st;
+    if (!chunk || chunk.size() == 0 || !duck::IsValid(chunk.column(0), 0)) {
+      return Status::Internal("rollups: the store's database has no file to put rollups beside");
+    }
+    const std::string path = RollupDatabasePath(std::string(duck::GetString(chunk.column(0), 0)));
+    SLUICE_RETURN_IF_ERROR(con.Exec("ATTACH IF NOT EXISTS " + SqlQuote(path) + " AS rollups"));
+  }
+  SLUICE_RETURN_IF_ERROR(con.Exec(kSchema));
+  return MoveRollupsOutOfTheStore(con);
+}
 
 const char* RollupTableName(int64_t width_us) {
-  return width_us == kHourUs ? "rollup_1h" : "rollup_1m";
+  return width_us == kHourUs ? "rollups.rollup_1h" : "rollups.rollup_1m";
 }
 
 Status ReadCell(const duck::DataChunk& chunk, idx_t row, idx_t first, RollupCell* cell) {

@@ -1,4 +1,4 @@
-// The rollup tables in the store's DuckDB file: schema, and how a batch's cells merge into
+// The rollup tables (their own DuckDB file, see below): schema, and how a batch's cells merge into
 // the stored windows inside the caller's transaction (SPEC §4 "rollups", §6).
 //
 // rollup_1m and rollup_1h hold one row per (tenant, metric, window start, group values):
@@ -26,10 +26,22 @@
 
 namespace sluice {
 
-// Creates the rollup tables and rollup_metrics if missing.
+// The rollups live in their own database file beside the store's (data_dir/rollups.duckdb),
+// attached to the store's DuckDB instance as `rollups` (EventStoreOptions::attach), so
+// their names here are qualified. Why a file of their own: a DuckDB checkpoint holds
+// every writer of its file, and the store's, recompressing row groups under sustained
+// load, held the rollup consumer's commits for 1-2 s, putting metric freshness past
+// SPEC §1.7's 1 s. In one instance, the backfill still reads the store's events in the
+// transaction that writes the rollups (a transaction may read several databases and
+// write one).
+std::string RollupDatabasePath(const std::string& store_path);
+
+// Attaches the rollup database beside the store's file if the store was opened without it,
+// creates the rollup tables, rollup_metrics and the consumer's offset table if missing,
+// and moves rollups an older version kept in the store's file.
 Status CreateRollupSchema(duck::Connection& con);
 
-// "rollup_1m" or "rollup_1h".
+// "rollups.rollup_1m" or "rollups.rollup_1h".
 const char* RollupTableName(int64_t width_us);
 
 // Merges `cells` (all of width `width_us`) into its table; the caller holds a transaction.

@@ -1,5 +1,6 @@
 #include "server/engine.h"
 #include "common/thread_name.h"
+#include "rollup/rollup_table.h"
 
 #include <spdlog/spdlog.h>
 
@@ -74,6 +75,8 @@ Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, bool start_co
     store_options.file_roots = {
         store_options.archive_root,
         std::filesystem::absolute(paths.archive_staging()).lexically_normal().string()};
+    // Attached even with rollups off, so that turning them back on finds their history.
+    store_options.attach = {{"rollups", RollupDatabasePath(paths.store())}};
     auto store = EventStore::Open(paths.store(), store_options);
     if (!store.ok()) return store.status();
     e->store_ = std::move(*store);

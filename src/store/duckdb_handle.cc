@@ -359,9 +359,13 @@ Status Appender::Error(std::string_view what) const {
 
 Result<Appender> Appender::Create(const Connection& con, const std::string& table) {
   Appender a;
-  if (duckdb_appender_create(con.get(), nullptr, table.c_str(), &a.app_) != DuckDBSuccess) {
-    return a.Error("appender on " + table);
-  }
+  const size_t dot = table.find('.');
+  const duckdb_state st =
+      dot == std::string::npos
+          ? duckdb_appender_create(con.get(), nullptr, table.c_str(), &a.app_)
+          : duckdb_appender_create_ext(con.get(), table.substr(0, dot).c_str(), "main",
+                                       table.substr(dot + 1).c_str(), &a.app_);
+  if (st != DuckDBSuccess) return a.Error("appender on " + table);
   const idx_t n = duckdb_appender_column_count(a.app_);
   a.types_.reserve(n);
   for (idx_t c = 0; c < n; ++c) a.types_.push_back(duckdb_appender_column_type(a.app_, c));

@@ -183,6 +183,7 @@ class Appender {
   Appender& operator=(Appender&& o) noexcept;
   ~Appender();  // destroys without reporting; call Close() to learn about errors
 
+  // `table` may name another attached database's table as "catalog.table".
   static Result<Appender> Create(const Connection& con, const std::string& table);
 
   idx_t column_count() const { return types_.size(); }

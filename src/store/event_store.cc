@@ -188,6 +188,10 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const std::string& path,
   store->archive_root_ = options.archive_root;
   store->user_projection_ = options.user_projection;
   SLUICE_RETURN_IF_ERROR(store->Init());
+  for (const auto& [alias, file] : options.attach) {
+    SLUICE_RETURN_IF_ERROR(
+        store->con_.Exec("ATTACH IF NOT EXISTS " + SqlQuote(file) + " AS " + alias));
+  }
   if (!options.file_roots.empty()) SLUICE_RETURN_IF_ERROR(store->RestrictFiles(options.file_roots));
   return store;
 }

@@ -71,6 +71,11 @@ TEST_F(SqlGuardTest, RefusesOtherTables) {
       {"SELECT * FROM consumer_offsets", R"("consumer_offsets" is not allowed)"},
       {"SELECT * FROM archive_files", R"("archive_files" is not allowed)"},
       {"SELECT * FROM archive_hours", R"("archive_hours" is not allowed)"},
+      // Rollups live in an attached database of the same instance (rollup_table.h).
+      {"SELECT * FROM rollups.rollup_1m", R"("rollups.rollup_1m" is not allowed)"},
+      {"SELECT * FROM rollups.main.rollup_metrics",
+       R"("rollups.main.rollup_metrics" is not allowed)"},
+      {"SELECT * FROM rollup_1m", R"("rollup_1m" is not allowed)"},
       {"SELECT * FROM events UNION ALL SELECT * FROM events_hot", R"("events_hot")"},
       {"SELECT (SELECT count(*) FROM events_hot)", R"("events_hot")"},
       {"SELECT * FROM events WHERE tenant IN (SELECT tenant FROM events_hot)", R"("events_hot")"},

@@ -6,8 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstring>
+#include <filesystem>
 #include <thread>
 
+#include "rollup/rollup_table.h"
 #include "rollup_fixture.h"
 
 namespace sluice::test {
@@ -144,6 +147,104 @@ TEST_F(RollupConsumerTest, TenantMetricDefinedWhileRunningIsBackfilledAndLive) {
   ASSERT_TRUE(offline.Drop("acme", "acme_spend").ok());
   EXPECT_FALSE(offline.Find("acme", "acme_spend").has_value());
   for (const auto& [k, a] : StoredWindows(kMinuteUs)) EXPECT_NE(std::get<1>(k), "acme_spend");
+}
+
+}  // namespace
+}  // namespace sluice::test
+
+namespace sluice::test {
+namespace {
+
+// Rollups live in their own file (rollup_table.h). A data dir written by a version that
+// kept them in the store's file has them moved once, at start-up, exactly: no window lost
+// or doubled, the consumer resuming from the moved offset, also after a crash between the
+// copy and the drop of the old tables.
+class RollupMoveTest : public RollupConsumerTest {
+ protected:
+  // Puts the rollups back into the store's file, as an older version kept them, and
+  // removes the rollup database.
+  void RewindToTheOldLayout() {
+    ASSERT_TRUE(store_
+                    ->Execute("CREATE TABLE main.rollup_1m AS SELECT * FROM rollups.rollup_1m;"
+                              "CREATE TABLE main.rollup_1h AS SELECT * FROM rollups.rollup_1h;"
+                              "CREATE TABLE main.rollup_metrics AS SELECT * FROM "
+                              "rollups.rollup_metrics;"
+                              "INSERT INTO main.consumer_offsets (name, log_offset) SELECT name, "
+                              "log_offset FROM rollups.consumer_offsets WHERE name = 'rollup'")
+                    .ok());
+    ReopenWithoutRollups();
+  }
+  void ReopenWithoutRollups() {
+    store_.reset();
+    std::filesystem::remove(dir_ + "/rollups.duckdb");
+    std::filesystem::remove(dir_ + "/rollups.duckdb.wal");
+    auto s = EventStore::Open(dir_ + "/sluice.duckdb");
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(*s);
+  }
+  // Equal bit for bit (a NaN sum stays a NaN).
+  static bool SameWindows(const Windows& a, const Windows& b) {
+    auto same = [](double x, double y) { return std::memcmp(&x, &y, sizeof x) == 0; };
+    if (a.size() != b.size()) return false;
+    for (auto i = a.begin(), j = b.begin(); i != a.end(); ++i, ++j) {
+      if (i->first != j->first || i->second.count != j->second.count ||
+          !same(i->second.sum, j->second.sum) || !same(i->second.min, j->second.min) ||
+          !same(i->second.max, j->second.max) || !same(i->second.unique, j->second.unique)) {
+        return false;
+      }
+    }
+    return true;
+  }
+  uint64_t OldTables() {
+    auto con = duck::Connection::Open(store_->db());
+    auto r = con->Query(
+        "SELECT count(*)::UBIGINT FROM duckdb_tables() WHERE database_name = 'sluice' AND "
+        "table_name LIKE 'rollup%'");
+    return r->FirstUInt64()->value_or(0);
+  }
+};
+
+TEST_F(RollupMoveTest, RollupsInTheStoresFileMoveOnceAndStayExact) {
+  for (bool crash_between : {false, true}) {
+    SCOPED_TRACE(crash_between ? "after a crash between copy and drop" : "clean move");
+    Windows minutes, hours;
+    {
+      // Gone before the store is reopened: its connection would keep the old instance.
+      RollupConsumer first(log_.get(), store_.get(), Options());
+      for (int round = 0; round < 4; ++round) Ingest(RandomEvents(300, 0.1));
+      ASSERT_TRUE(first.RunUntilCaughtUp().ok());
+      minutes = StoredWindows(kMinuteUs);
+      hours = StoredWindows(kHourUs);
+      ASSERT_FALSE(minutes.empty());
+    }
+    RewindToTheOldLayout();
+    ASSERT_EQ(OldTables(), 3u);
+    if (crash_between) {
+      // The copy committed with its mark; the old tables were never dropped.
+      auto con = duck::Connection::Open(store_->db());
+      ASSERT_TRUE(CreateRollupSchema(*con).ok());  // moves ...
+      ASSERT_TRUE(store_
+                      ->Execute("CREATE TABLE main.rollup_1m AS SELECT * FROM rollups.rollup_1m;"
+                                "CREATE TABLE main.rollup_1h AS SELECT * FROM rollups.rollup_1h;"
+                                "CREATE TABLE main.rollup_metrics AS SELECT * FROM "
+                                "rollups.rollup_metrics;"
+                                "INSERT INTO main.consumer_offsets (name, log_offset) SELECT name, "
+                                "log_offset FROM rollups.consumer_offsets WHERE name = 'rollup'")
+                      .ok());  // ... and the old tables are back, as if never dropped
+      ASSERT_EQ(OldTables(), 3u);
+    }
+    // A new consumer moves them and resumes where they left off.
+    RollupConsumer second(log_.get(), store_.get(), Options());
+    ASSERT_TRUE(second.RunUntilCaughtUp().ok());
+    EXPECT_EQ(OldTables(), 0u);
+    EXPECT_TRUE(SameWindows(StoredWindows(kMinuteUs), minutes));
+    EXPECT_TRUE(SameWindows(StoredWindows(kHourUs), hours));
+    Ingest(RandomEvents(300, 0.1));
+    ASSERT_TRUE(second.RunUntilCaughtUp().ok());
+    DrainStore();
+    ExpectRollupsExact(second.Definitions(""));
+    second.Stop();
+  }
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "rollup/rollup_cells.h"
+#include "rollup/rollup_table.h"
 #include "store/events_view.h"
 
 namespace sluice::test {
@@ -131,7 +132,7 @@ Windows RollupFixture::StoredWindows(int64_t width_us) {
   EXPECT_TRUE(con.ok());
   auto r = con->Query(std::string("SELECT tenant, metric, epoch_us(bucket), g1, g2, g3, cnt, sum, "
                                   "min, max, hll FROM ") +
-                      (width_us == kHourUs ? "rollup_1h" : "rollup_1m"));
+                      RollupTableName(width_us));
   EXPECT_TRUE(r.ok()) << r.status().ToString();
   if (!r.ok()) return out;
   while (true) {
