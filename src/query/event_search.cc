@@ -78,6 +78,12 @@ Predicate FilterPredicate(const EventSearchRequest& r) {
   for (const PropertyFilter& f : r.properties) {
     const std::string ptr = p.Add(PropertyJsonPointer(f.path));
     std::string cond = "json_extract_string(properties, " + ptr + ") = " + p.Add(f.value);
+    if (!f.value.empty() && (f.value[0] == '{' || f.value[0] == '[')) {
+      // json_extract_string gives an object or array as DuckDB re-serializes it, which no
+      // other reader reproduces byte for byte (log_tail_search.h): they never match. Only
+      // such a VALUE could equal that text, so only it pays for the type check.
+      cond = "(" + cond + " AND json_type(properties, " + ptr + ") = 'VARCHAR')";
+    }
     if (IsJsonNumber(f.value)) {
       cond = "(" + cond + " OR (json_type(properties, " + ptr +
              ") IN ('UBIGINT', 'BIGINT', 'DOUBLE') AND TRY_CAST(json_extract_string(properties, " +
@@ -387,6 +393,7 @@ Result<EventSearchPage> SearchEvents(EventStore& store, const EventSearchRequest
   const EventSearchPage& page = rows.page;
   std::optional<TailScan> tail;
   bool tail_failed = false;  // the log could not be read from the snapshot's position
+  bool last_attempt = false;
   auto run = [&](duck::Connection& con, const std::string& view_sql) -> Status {
     if (options.log != nullptr) {
       // In this transaction's snapshot: the rows below the position are in view_sql,
@@ -394,7 +401,7 @@ Result<EventSearchPage> SearchEvents(EventStore& store, const EventSearchRequest
       auto position = StoreConsumerPosition(con);
       if (!position.ok()) return position.status();
       auto scan = SearchLogTail(*options.log, position->value_or(ConsumerPosition{}), request, want,
-                                options.log_tail_bytes);
+                                options.log_tail_bytes, !position->has_value() || last_attempt);
       if (!scan.ok()) {
         tail_failed = true;
         return scan.status();
@@ -455,6 +462,7 @@ Result<EventSearchPage> SearchEvents(EventStore& store, const EventSearchRequest
     rows = PageRows{};
     tail.reset();
     tail_failed = false;
+    last_attempt = attempt == 2;
     s = request.user_id
             ? store.WithUserEventsView(
                   request.tenant, "user_key = " + std::to_string(UserKey(*request.user_id)), run)

@@ -42,7 +42,8 @@ namespace sluice {
 //  - a JSON string whose text is exactly VALUE;
 //  - a number or boolean whose JSON text is VALUE (`true`, `19.99`);
 //  - when VALUE is a JSON number, also any numerically equal number (`2` matches 2.0);
-// JSON null, objects, arrays and missing keys never match.
+// JSON null, objects, arrays and missing keys never match (a JSON string whose text looks
+// like an object still matches as a string).
 struct PropertyFilter {
   std::vector<std::string> path;  // KEY split at dots, each non-empty
   std::string value;

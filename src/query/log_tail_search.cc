@@ -137,16 +137,8 @@ bool PropertyMatches(std::string_view properties, const PropertyFilter& filter) 
       bool b = false;
       return !v.get_bool().get(b) && filter.value == (b ? "true" : "false");
     }
-    case simdjson::ondemand::json_type::object: {
-      simdjson::ondemand::object o;
-      std::string_view raw;
-      return !v.get_object().get(o) && !o.raw_json().get(raw) && raw == filter.value;
-    }
-    case simdjson::ondemand::json_type::array: {
-      simdjson::ondemand::array a;
-      std::string_view raw;
-      return !v.get_array().get(a) && !a.raw_json().get(raw) && raw == filter.value;
-    }
+    case simdjson::ondemand::json_type::object:
+    case simdjson::ondemand::json_type::array:
     case simdjson::ondemand::json_type::null:
       return false;
   }
@@ -154,21 +146,33 @@ bool PropertyMatches(std::string_view properties, const PropertyFilter& filter) 
 }
 
 Result<TailScan> SearchLogTail(Log& log, ConsumerPosition from, const EventSearchRequest& request,
-                               size_t want, uint64_t max_bytes) {
+                               size_t want, uint64_t max_bytes, bool from_start_if_collected) {
   TailScan scan;
   if (want == 0 || max_bytes == 0) return scan;
-  // A store ahead of the log (its tail lost, or a replaced log) has nothing to add; one
-  // behind the log's start resumes at the start, as the store consumer does.
+  // A store ahead of the log (its tail lost, or a replaced log) has nothing to add.
   if (from.log_offset >= log.durable_offset()) return scan;
-  if (from.log_offset < log.start_offset()) from = {log.start_offset(), 0};
+  if (from.log_offset < log.start_offset()) {
+    // Usually the store committed past `from` after the caller's snapshot and the log
+    // collected the segment: the events in between are in neither, so the caller must
+    // search a newer snapshot. A fresh store, or one the log really is ahead of (the
+    // store consumer resumes at the start then, loudly), starts at the start.
+    if (!from_start_if_collected) {
+      return Status::NotFound("log offset " + std::to_string(from.log_offset) +
+                              " was collected after the search's snapshot");
+    }
+    from = {log.start_offset(), 0};
+  }
   std::unique_ptr<LogReader> reader = log.NewReader(from.log_offset);
   std::priority_queue<Candidate, std::vector<Candidate>, WorstOnTop> kept;
   std::vector<EventView> matches;  // of the current record
   LogRecord rec;
   Status st;
   while (reader->Next(&rec, &st)) {
-    if (rec.type != RecordType::kEventBatch && rec.type != RecordType::kConnectorBatch) continue;
     scan.bytes_scanned += rec.end_offset - rec.offset;
+    if (rec.type != RecordType::kEventBatch && rec.type != RecordType::kConnectorBatch) {
+      if (scan.bytes_scanned >= max_bytes) break;
+      continue;
+    }
     std::string_view events = rec.payload;
     if (rec.type == RecordType::kConnectorBatch) {
       ConnectorCheckpoint header;

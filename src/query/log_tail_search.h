@@ -17,8 +17,8 @@
 // (ConsumerPosition::rows_applied). The store appends every event of an event or
 // connector record as one row, so the rows the store will write for the tail are the
 // events this scan sees: the union counts each once, before, during and after the commit
-// that moves them. A segment collected between reading the position and opening it shows
-// as a read error; the caller retries on a newer snapshot, which has those rows.
+// that moves them. A segment collected between reading the position and reading it shows
+// as NotFound; the caller retries on a newer snapshot, which has those rows.
 //
 // Cost. The scan decodes every event of the tail (varint fields, no JSON) and parses the
 // properties of those that pass the other filters. At sustained load the tail is the
@@ -57,10 +57,12 @@ struct TailScan {
 
 // Reads the log from `from` to its durable end (records of at most `max_bytes` in all) and
 // returns the events of `request.tenant` that match the request's filters and cursor, the
-// first `want` in search order. An error reading the log (a collected segment) is
-// returned as is.
+// first `want` in search order. When `from` was collected already, NotFound, unless
+// `from_start_if_collected` (no stored position, or the caller's last try): then the scan
+// starts at the log's start. An error reading the log is returned as is.
 Result<TailScan> SearchLogTail(Log& log, ConsumerPosition from, const EventSearchRequest& request,
-                               size_t want, uint64_t max_bytes);
+                               size_t want, uint64_t max_bytes,
+                               bool from_start_if_collected = true);
 
 // Whether `properties` (a stored, minified JSON object; empty = none) matches `filter`
 // with the semantics PropertyFilter states, which the SQL of a stored-row search encodes.

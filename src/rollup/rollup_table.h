@@ -31,9 +31,10 @@ namespace sluice {
 // their names here are qualified. Why a file of their own: a DuckDB checkpoint holds
 // every writer of its file, and the store's, recompressing row groups under sustained
 // load, held the rollup consumer's commits for 1-2 s, putting metric freshness past
-// SPEC §1.7's 1 s. In one instance, the backfill still reads the store's events in the
-// transaction that writes the rollups (a transaction may read several databases and
-// write one).
+// SPEC §1.7's 1 s. In one DuckDB instance, the metric backfill still reads the store's
+// events (through the events view) and writes the rollups with plain SQL; a transaction
+// may read several attached databases but write only one, and each transaction here
+// writes only the rollups.
 std::string RollupDatabasePath(const std::string& store_path);
 
 // Attaches the rollup database beside the store's file if the store was opened without it,

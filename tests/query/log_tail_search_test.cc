@@ -232,9 +232,9 @@ TEST_F(LogTailSearchTest, FiltersSelectWhatTheStoredSearchSelects) {
   const std::vector<std::string> props = {
       R"({"plan":"pro","n":2,"ok":true,"addr":{"city":"Paris","zip":"75001"}})",
       R"({"plan":"free","n":2.0,"ok":false,"addr":{"city":"Lyon"}})",
-      R"({"plan":"pro","n":"2","ok":"true","tags":["a","b"],"o":{"x":1}})",
+      R"({"plan":"pro","n":"2","ok":"true","tags":["a","b"],"o":{"x":1},"js":"{\"x\":1}"})",
       R"({"plan":null,"n":20e-1,"tags":["b"],"esc":"a\"b\\c\u00e9"})",
-      R"({"n":19.99,"big":12345678901234567890,"o":{"x":1},"k.dot":"v"})",
+      R"({"n":19.99,"big":12345678901234567890,"o":{"x":1e-07},"k.dot":"v"})",
       "",
       R"({"plan":"PRO","n":-0,"ok":true,"addr":{"city":"Paris"}})",
   };
@@ -266,6 +266,8 @@ TEST_F(LogTailSearchTest, FiltersSelectWhatTheStoredSearchSelects) {
       {{"prop.tags.1", "b"}},
       {{"prop.tags", R"(["b"])"}},
       {{"prop.o", R"({"x":1})"}},
+      {{"prop.o", R"({"x":1e-07})"}},  // as stored; DuckDB would re-serialize it as 1e-7
+      {{"prop.js", R"({"x":1})"}},     // a string that looks like an object
       {{"prop.esc", "a\"b\\c\u00e9"}},
       {{"prop.missing", "x"}},
       {{"prop.addr", "Paris"}},
@@ -288,6 +290,9 @@ TEST_F(LogTailSearchTest, FiltersSelectWhatTheStoredSearchSelects) {
   EXPECT_EQ(from_tail[0].size(), 25u);  // 28 less the other tenant's 3
   EXPECT_FALSE(from_tail[6].empty());
   EXPECT_NE(from_tail[6], from_tail[0]);
+  const size_t objects = 18, json_text = 20;  // prop.o={"x":1}, prop.js={"x":1}
+  EXPECT_TRUE(from_tail[objects].empty()) << "objects and arrays never match";
+  EXPECT_FALSE(from_tail[json_text].empty()) << "a string matches by its text";
 }
 
 TEST_F(LogTailSearchTest, AnotherTenantsTailIsNotSearched) {
@@ -327,8 +332,46 @@ TEST(PropertyMatchesTest, ScalarsNestedAndNeverMatching) {
   EXPECT_FALSE(PropertyMatches(p, f({"z"}, "null")));
   EXPECT_TRUE(PropertyMatches(p, f({"l", "1", "q"}, "2")));
   EXPECT_FALSE(PropertyMatches(p, f({"l", "2"}, "2")));
+  EXPECT_FALSE(PropertyMatches(p, f({"a"}, R"({"b":"x~/y"})")));  // objects never match
+  EXPECT_FALSE(PropertyMatches(p, f({"l"}, R"([1,{"q":2}])")));   // nor arrays
   EXPECT_FALSE(PropertyMatches("", f({"a"}, "x")));
   EXPECT_FALSE(PropertyMatches("{not json", f({"a"}, "x")));
+}
+
+}  // namespace
+}  // namespace sluice
+
+namespace sluice {
+namespace {
+
+// The store commits past a search's snapshot position and the log collects that segment:
+// the scan must not skip ahead silently (the events in between would be in neither part)
+// but ask for a newer snapshot; only a caller that allows it starts at the log's start.
+TEST_F(LogTailSearchTest, ACollectedPositionAsksForANewerSnapshot) {
+  log_.reset();
+  std::filesystem::remove_all(dir_ + "/log");
+  LogOptions lo;
+  lo.dir = dir_ + "/log";
+  lo.fsync = false;
+  lo.segment_bytes = 4096;  // a few records a segment
+  RecoveryReport report;
+  auto l = Log::Open(lo, &report);
+  ASSERT_TRUE(l.ok()) << l.status().ToString();
+  log_ = std::move(*l);
+  AppendNumbered(20, 10);
+  ASSERT_TRUE(log_->RegisterConsumer("store").ok());
+  ASSERT_TRUE(log_->CommitConsumerOffset("store", record_starts_[15]).ok());
+  ASSERT_TRUE(log_->CollectGarbage().ok());
+  ASSERT_GT(log_->start_offset(), record_starts_[1]) << "nothing was collected";
+  const ConsumerPosition stale{record_starts_[1], 3};
+  auto scan = SearchLogTail(*log_, stale, Req({}), 1000, 128ull << 20,
+                            /*from_start_if_collected=*/false);
+  ASSERT_FALSE(scan.ok());
+  EXPECT_EQ(scan.status().code(), Status::Code::kNotFound) << scan.status().ToString();
+  scan = SearchLogTail(*log_, stale, Req({}), 1000, 128ull << 20, true);
+  ASSERT_TRUE(scan.ok()) << scan.status().ToString();
+  EXPECT_FALSE(scan->events.empty());
+  EXPECT_LT(scan->events.size(), appended_.size());
 }
 
 }  // namespace
