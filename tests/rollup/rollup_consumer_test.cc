@@ -161,9 +161,8 @@ namespace {
 // copy and the drop of the old tables.
 class RollupMoveTest : public RollupConsumerTest {
  protected:
-  // Puts the rollups back into the store's file, as an older version kept them, and
-  // removes the rollup database.
-  void RewindToTheOldLayout() {
+  // Copies the rollups into the store's file, as an older version kept them there.
+  void CopyRollupsIntoTheStoresFile() {
     ASSERT_TRUE(store_
                     ->Execute("CREATE TABLE main.rollup_1m AS SELECT * FROM rollups.rollup_1m;"
                               "CREATE TABLE main.rollup_1h AS SELECT * FROM rollups.rollup_1h;"
@@ -172,6 +171,10 @@ class RollupMoveTest : public RollupConsumerTest {
                               "INSERT INTO main.consumer_offsets (name, log_offset) SELECT name, "
                               "log_offset FROM rollups.consumer_offsets WHERE name = 'rollup'")
                     .ok());
+  }
+  // The older layout: rollups in the store's file and no rollup database.
+  void RewindToTheOldLayout() {
+    CopyRollupsIntoTheStoresFile();
     ReopenWithoutRollups();
   }
   void ReopenWithoutRollups() {
@@ -223,14 +226,7 @@ TEST_F(RollupMoveTest, RollupsInTheStoresFileMoveOnceAndStayExact) {
       // The copy committed with its mark; the old tables were never dropped.
       auto con = duck::Connection::Open(store_->db());
       ASSERT_TRUE(CreateRollupSchema(*con).ok());  // moves ...
-      ASSERT_TRUE(store_
-                      ->Execute("CREATE TABLE main.rollup_1m AS SELECT * FROM rollups.rollup_1m;"
-                                "CREATE TABLE main.rollup_1h AS SELECT * FROM rollups.rollup_1h;"
-                                "CREATE TABLE main.rollup_metrics AS SELECT * FROM "
-                                "rollups.rollup_metrics;"
-                                "INSERT INTO main.consumer_offsets (name, log_offset) SELECT name, "
-                                "log_offset FROM rollups.consumer_offsets WHERE name = 'rollup'")
-                      .ok());  // ... and the old tables are back, as if never dropped
+      CopyRollupsIntoTheStoresFile();              // ... and the old tables are back, never dropped
       ASSERT_EQ(OldTables(), 3u);
     }
     // A new consumer moves them and resumes where they left off.
