@@ -26,6 +26,12 @@ struct EventCursor {
   std::string event_id;
 };
 
+// The search order, newest first: whether (ts_a, id_a) comes before (ts_b, id_b), i.e.
+// ts DESC, then event_id DESC in byte order (as DuckDB compares VARCHAR).
+inline bool SortsBefore(int64_t ts_a, std::string_view id_a, int64_t ts_b, std::string_view id_b) {
+  return ts_a != ts_b ? ts_a > ts_b : id_a > id_b;
+}
+
 std::string EncodeEventCursor(const EventCursor& c);
 // InvalidArgument("cursor: ...") for anything EncodeEventCursor did not produce.
 Result<EventCursor> DecodeEventCursor(std::string_view s);

@@ -116,49 +116,41 @@ Status Bind(duck::PreparedStatement& stmt, const std::vector<Param>& params) {
   return Status::OK();
 }
 
-// One event row (columns as in kSelect) as a JSON object.
+// The columns of a stored row that a page shows (RowView).
 constexpr const char* kSelect =
     "SELECT event_id, type, ts, received_at, user_id, anonymous_id, properties, context, source";
-
-void AppendOptionalString(duckdb_vector v, idx_t row, std::string* out) {
-  if (duck::IsValid(v, row)) {
-    AppendJsonString(duck::GetString(v, row), out);
-  } else {
-    *out += "null";
-  }
-}
-
-void AppendRawJson(duckdb_vector v, idx_t row, std::string* out) {
-  if (duck::IsValid(v, row)) {
-    *out += duck::GetString(v, row);
-  } else {
-    *out += "null";
-  }
-}
 
 int64_t Micros(duckdb_vector v, idx_t row) {
   return static_cast<const duckdb_timestamp*>(duckdb_vector_get_data(v))[row].micros;
 }
 
-std::string EventJson(const duck::DataChunk& chunk, idx_t row) {
-  std::string out = "{\"event_id\":";
-  AppendJsonString(duck::GetString(chunk.column(0), row), &out);
-  out += ",\"type\":";
-  AppendJsonString(duck::GetString(chunk.column(1), row), &out);
-  out += ",\"timestamp\":\"" + FormatRfc3339Micros(Micros(chunk.column(2), row));
-  out += "\",\"received_at\":\"" + FormatRfc3339Micros(Micros(chunk.column(3), row));
-  out += "\",\"user_id\":";
-  AppendOptionalString(chunk.column(4), row, &out);
-  out += ",\"anonymous_id\":";
-  AppendOptionalString(chunk.column(5), row, &out);
-  out += ",\"properties\":";
-  AppendRawJson(chunk.column(6), row, &out);
-  out += ",\"context\":";
-  AppendRawJson(chunk.column(7), row, &out);
-  out += ",\"source\":";
-  AppendOptionalString(chunk.column(8), row, &out);
-  out += "}";
-  return out;
+// A NULL cell as an empty view: the store writes every empty optional field as NULL
+// (event_store.cc), so the two mean the same, as in EventView.
+std::string_view OptionalString(duckdb_vector v, idx_t row) {
+  return duck::IsValid(v, row) ? duck::GetString(v, row) : std::string_view();
+}
+
+// One stored row (columns as in kSelect) as the event it holds.
+EventView RowView(const duck::DataChunk& chunk, idx_t row) {
+  EventView e;
+  e.event_id = duck::GetString(chunk.column(0), row);
+  e.type = duck::GetString(chunk.column(1), row);
+  e.ts_us = Micros(chunk.column(2), row);
+  e.received_at_us = Micros(chunk.column(3), row);
+  e.user_id = OptionalString(chunk.column(4), row);
+  e.anonymous_id = OptionalString(chunk.column(5), row);
+  e.properties = OptionalString(chunk.column(6), row);
+  e.context = OptionalString(chunk.column(7), row);
+  e.source = OptionalString(chunk.column(8), row);
+  return e;
+}
+
+void AppendOptional(std::string_view s, std::string* out) {
+  if (s.empty()) {
+    *out += "null";
+  } else {
+    AppendJsonString(s, out);
+  }
 }
 
 // The page being filled, with each event's position for the cursor.
@@ -219,9 +211,9 @@ Status RunSlice(duck::Connection& con, const std::string& view_sql, const Predic
     if (!st.ok()) return st;
     if (!chunk) return Status::OK();
     for (idx_t row = 0; row < chunk.size() && page->events.size() < first + want; ++row) {
-      page->events.push_back(EventJson(chunk, row));
-      rows->keys.push_back(EventCursor{Micros(chunk.column(2), row),
-                                       std::string(duck::GetString(chunk.column(0), row))});
+      const EventView e = RowView(chunk, row);
+      page->events.push_back(SearchEventJson(e));
+      rows->keys.push_back(EventCursor{e.ts_us, std::string(e.event_id)});
     }
   }
 }
@@ -236,9 +228,8 @@ void MergeTail(std::vector<TailEvent> tail, PageRows* rows, size_t want) {
   while (merged.page.events.size() < want && (a < stored.size() || b < tail.size())) {
     bool take_tail = a == stored.size();
     if (!take_tail && b < tail.size()) {
-      const EventCursor& x = tail[b].key;
-      const EventCursor& y = stored[a];
-      take_tail = x.ts_us != y.ts_us ? x.ts_us > y.ts_us : x.event_id > y.event_id;
+      take_tail =
+          SortsBefore(tail[b].key.ts_us, tail[b].key.event_id, stored[a].ts_us, stored[a].event_id);
     }
     if (take_tail) {
       merged.page.events.push_back(std::move(tail[b].json));
@@ -295,6 +286,27 @@ std::string PropertyJsonPointer(const std::vector<std::string>& path) {
       }
     }
   }
+  return out;
+}
+
+std::string SearchEventJson(const EventView& e) {
+  std::string out = "{\"event_id\":";
+  AppendJsonString(e.event_id, &out);
+  out += ",\"type\":";
+  AppendJsonString(e.type, &out);
+  out += ",\"timestamp\":\"" + FormatRfc3339Micros(e.ts_us);
+  out += "\",\"received_at\":\"" + FormatRfc3339Micros(e.received_at_us);
+  out += "\",\"user_id\":";
+  AppendOptional(e.user_id, &out);
+  out += ",\"anonymous_id\":";
+  AppendOptional(e.anonymous_id, &out);
+  out += ",\"properties\":";
+  out += e.properties.empty() ? std::string_view("null") : e.properties;  // stored JSON
+  out += ",\"context\":";
+  out += e.context.empty() ? std::string_view("null") : e.context;
+  out += ",\"source\":";
+  AppendOptional(e.source, &out);
+  out += "}";
   return out;
 }
 

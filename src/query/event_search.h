@@ -71,9 +71,7 @@ Result<EventSearchRequest> ParseEventSearchRequest(std::string tenant, const Que
                                                    int max_limit);
 
 struct EventSearchPage {
-  // Each event as a JSON object: event_id, type, timestamp, received_at (RFC 3339, µs,
-  // UTC), user_id, anonymous_id (string or null), properties, context (stored JSON or
-  // null), source.
+  // Each event as a JSON object (SearchEventJson).
   std::vector<std::string> events;
   std::optional<std::string> next_cursor;  // set when more events may follow
   int statements = 0;                      // SQL statements run (time slices)
@@ -87,6 +85,10 @@ struct EventSearchPage {
 std::string PropertyJsonPointer(const std::vector<std::string>& path);
 // Whether `s` is a JSON number (RFC 8259 §6): a VALUE that also compares numerically.
 bool IsJsonNumber(std::string_view s);
+// An event of a page as a JSON object: event_id, type, timestamp, received_at (RFC 3339,
+// µs, UTC), user_id, anonymous_id (string or null), properties, context (stored JSON or
+// null), source. One renderer for stored rows and the log's tail, so both read alike.
+std::string SearchEventJson(const EventView& e);
 
 struct EventSearchOptions {
   // Walk back in time slices (see above). false runs one statement over the whole range:

@@ -8,8 +8,6 @@
 #include <memory>
 #include <queue>
 
-#include "common/clock.h"
-#include "common/json_text.h"
 #include "ingest/connector_batch.h"
 #include "ingest/event_codec.h"
 
@@ -24,11 +22,8 @@ struct Candidate {
   std::shared_ptr<const std::string> payload;
 };
 
-// Search order: a before b when a is newer (ts DESC, then event_id DESC in byte order, as
-// DuckDB compares VARCHAR).
 bool Before(const EventView& a, const EventView& b) {
-  if (a.ts_us != b.ts_us) return a.ts_us > b.ts_us;
-  return a.event_id > b.event_id;
+  return SortsBefore(a.ts_us, a.event_id, b.ts_us, b.event_id);
 }
 
 // The heap's top is the worst candidate kept, the one a better match displaces.
@@ -42,12 +37,8 @@ bool Matches(const EventView& e, const EventSearchRequest& r) {
   if (r.user_id && e.user_id != *r.user_id) return false;
   if (r.from_us && e.ts_us < *r.from_us) return false;
   if (r.to_us && e.ts_us >= *r.to_us) return false;
-  if (r.after) {
-    // Strictly after the cursor in search order.
-    if (e.ts_us > r.after->ts_us) return false;
-    if (e.ts_us == r.after->ts_us && !(e.event_id < std::string_view(r.after->event_id))) {
-      return false;
-    }
+  if (r.after && !SortsBefore(r.after->ts_us, r.after->event_id, e.ts_us, e.event_id)) {
+    return false;  // not strictly after the cursor
   }
   for (const PropertyFilter& f : r.properties) {
     if (!PropertyMatches(e.properties, f)) return false;
@@ -67,36 +58,6 @@ EventView Rebased(const EventView& e, const char* from, const char* to) {
                      &EventView::context, &EventView::source}) {
     out.*field = Rebase(e.*field, from, to);
   }
-  return out;
-}
-
-void AppendOptional(std::string_view s, std::string* out) {
-  if (s.empty()) {
-    *out += "null";  // stored as NULL (event_store.cc)
-  } else {
-    AppendJsonString(out, s);
-  }
-}
-
-// The same object SearchEvents renders for a stored row.
-std::string EventJson(const EventView& e) {
-  std::string out = "{\"event_id\":";
-  AppendJsonString(&out, e.event_id);
-  out += ",\"type\":";
-  AppendJsonString(&out, e.type);
-  out += ",\"timestamp\":\"" + FormatRfc3339Micros(e.ts_us);
-  out += "\",\"received_at\":\"" + FormatRfc3339Micros(e.received_at_us);
-  out += "\",\"user_id\":";
-  AppendOptional(e.user_id, &out);
-  out += ",\"anonymous_id\":";
-  AppendOptional(e.anonymous_id, &out);
-  out += ",\"properties\":";
-  out += e.properties.empty() ? std::string_view("null") : e.properties;
-  out += ",\"context\":";
-  out += e.context.empty() ? std::string_view("null") : e.context;
-  out += ",\"source\":";
-  AppendOptional(e.source, &out);
-  out += "}";
   return out;
 }
 
@@ -126,11 +87,7 @@ bool PropertyMatches(std::string_view properties, const PropertyFilter& filter) 
       // json_extract_string gives a number's text, which is itself a JSON number, so a
       // VALUE that is not one never equals it; one that is compares numerically.
       if (!IsJsonNumber(filter.value)) return false;
-      std::string raw(v.raw_json_token());
-      while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\t' ||
-                              raw.back() == '\r')) {
-        raw.pop_back();
-      }
+      const std::string raw(v.raw_json_token());  // strtod stops at trailing blanks
       return std::strtod(raw.c_str(), nullptr) == std::strtod(filter.value.c_str(), nullptr);
     }
     case simdjson::ondemand::json_type::boolean: {
@@ -163,14 +120,15 @@ Result<TailScan> SearchLogTail(Log& log, ConsumerPosition from, const EventSearc
     from = {log.start_offset(), 0};
   }
   std::unique_ptr<LogReader> reader = log.NewReader(from.log_offset);
+  uint64_t bytes_scanned = 0;  // of records
   std::priority_queue<Candidate, std::vector<Candidate>, WorstOnTop> kept;
   std::vector<EventView> matches;  // of the current record
   LogRecord rec;
   Status st;
   while (reader->Next(&rec, &st)) {
-    scan.bytes_scanned += rec.end_offset - rec.offset;
+    bytes_scanned += rec.end_offset - rec.offset;
     if (rec.type != RecordType::kEventBatch && rec.type != RecordType::kConnectorBatch) {
-      if (scan.bytes_scanned >= max_bytes) break;
+      if (bytes_scanned >= max_bytes) break;
       continue;
     }
     std::string_view events = rec.payload;
@@ -187,7 +145,6 @@ Result<TailScan> SearchLogTail(Log& log, ConsumerPosition from, const EventSearc
     uint64_t index = 0;
     matches.clear();
     while (batch.Next(&e, &bst)) {
-      ++scan.events_scanned;
       if (index++ < skip) continue;
       if (kept.size() == want && !Before(e, kept.top().event)) continue;  // cannot place
       if (Matches(e, request)) matches.push_back(e);
@@ -207,7 +164,7 @@ Result<TailScan> SearchLogTail(Log& log, ConsumerPosition from, const EventSearc
         kept.push(Candidate{Rebased(m, events.data(), copy->data()), copy});
       }
     }
-    if (scan.bytes_scanned >= max_bytes) {
+    if (bytes_scanned >= max_bytes) {
       scan.truncated = reader->position() < log.durable_offset();
       break;
     }
@@ -216,8 +173,8 @@ Result<TailScan> SearchLogTail(Log& log, ConsumerPosition from, const EventSearc
   scan.events.resize(kept.size());
   for (size_t i = kept.size(); i-- > 0;) {
     const Candidate& c = kept.top();
-    scan.events[i] =
-        TailEvent{EventCursor{c.event.ts_us, std::string(c.event.event_id)}, EventJson(c.event)};
+    scan.events[i] = TailEvent{EventCursor{c.event.ts_us, std::string(c.event.event_id)},
+                               SearchEventJson(c.event)};
     kept.pop();
   }
   return scan;

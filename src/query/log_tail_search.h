@@ -50,9 +50,7 @@ struct TailEvent {
 
 struct TailScan {
   std::vector<TailEvent> events;  // the best matches, in search order (ts DESC, id DESC)
-  uint64_t events_scanned = 0;
-  uint64_t bytes_scanned = 0;  // of records
-  bool truncated = false;      // stopped at max_bytes before the durable end
+  bool truncated = false;         // stopped at max_bytes before the durable end
 };
 
 // Reads the log from `from` to its durable end (records of at most `max_bytes` in all) and

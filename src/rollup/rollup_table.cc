@@ -39,19 +39,25 @@ constexpr const char* kSchema =
 // tables and the consumer's offset are copied in one transaction of the rollup database,
 // which also records the move, then the old tables are dropped from the store's. A crash
 // between the two leaves the mark, and the next start only drops.
-Status MoveRollupsOutOfTheStore(duck::Connection& con) {
-  auto r = con.Query(
-      "SELECT count(*)::UBIGINT FROM duckdb_tables() WHERE database_name = current_database() "
-      "AND schema_name = 'main' AND table_name = 'rollup_1m'");
+// The first column of `sql`'s first row (a count), 0 when there is none.
+Result<uint64_t> CountOf(duck::Connection& con, const char* sql) {
+  auto r = con.Query(sql);
   if (!r.ok()) return r.status();
-  auto old = r->FirstUInt64();
+  auto n = r->FirstUInt64();
+  if (!n.ok()) return n.status();
+  return n->value_or(0);
+}
+
+Status MoveRollupsOutOfTheStore(duck::Connection& con) {
+  auto old = CountOf(con,
+                     "SELECT count(*)::UBIGINT FROM duckdb_tables() WHERE database_name = "
+                     "current_database() AND schema_name = 'main' AND table_name = 'rollup_1m'");
   if (!old.ok()) return old.status();
-  if (old->value_or(0) == 0) return Status::OK();
-  auto m = con.Query("SELECT count(*)::UBIGINT FROM rollups.consumer_offsets WHERE name = 'moved'");
-  if (!m.ok()) return m.status();
-  auto moved = m->FirstUInt64();
+  if (*old == 0) return Status::OK();
+  auto moved =
+      CountOf(con, "SELECT count(*)::UBIGINT FROM rollups.consumer_offsets WHERE name = 'moved'");
   if (!moved.ok()) return moved.status();
-  if (moved->value_or(0) == 0) {
+  if (*moved == 0) {
     SLUICE_RETURN_IF_ERROR(con.Exec("BEGIN TRANSACTION"));
     Status s = con.Exec(
         "INSERT INTO rollups.rollup_1m SELECT * FROM main.rollup_1m;"
@@ -154,12 +160,10 @@ std::string RollupDatabasePath(const std::string& store_path) {
 
 Status CreateRollupSchema(duck::Connection& con) {
   // A store opened without the rollup database (tools, tests) gets it beside its file.
-  auto r =
-      con.Query("SELECT count(*)::UBIGINT FROM duckdb_databases() WHERE database_name = 'rollups'");
-  if (!r.ok()) return r.status();
-  auto attached = r->FirstUInt64();
+  auto attached = CountOf(
+      con, "SELECT count(*)::UBIGINT FROM duckdb_databases() WHERE database_name = 'rollups'");
   if (!attached.ok()) return attached.status();
-  if (attached->value_or(0) == 0) {
+  if (*attached == 0) {
     auto p =
         con.Query("SELECT path FROM duckdb_databases() WHERE database_name = current_database()");
     if (!p.ok()) return p.status();

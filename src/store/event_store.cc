@@ -154,10 +154,14 @@ Result<std::optional<uint64_t>> StoreConsumerOffset(duck::Connection& con) {
   return r->FirstUInt64();
 }
 
-Result<std::optional<ConsumerPosition>> StoreConsumerPosition(duck::Connection& con) {
-  auto r = con.Query(
+Result<std::optional<ConsumerPosition>> ConsumerPositionOn(duck::Connection& con,
+                                                           const std::string& consumer) {
+  auto stmt = con.Prepare(
       "SELECT log_offset, coalesce(rows_applied, 0)::UBIGINT FROM consumer_offsets WHERE name = "
-      "'store'");
+      "$1");
+  if (!stmt.ok()) return stmt.status();
+  SLUICE_RETURN_IF_ERROR(stmt->BindVarchar(1, consumer));
+  auto r = stmt->Execute();
   if (!r.ok()) return r.status();
   Status st;
   duck::DataChunk chunk = r->FetchChunk(&st);
@@ -166,6 +170,10 @@ Result<std::optional<ConsumerPosition>> StoreConsumerPosition(duck::Connection& 
   const auto* offset = static_cast<const uint64_t*>(duckdb_vector_get_data(chunk.column(0)));
   const auto* rows = static_cast<const uint64_t*>(duckdb_vector_get_data(chunk.column(1)));
   return std::optional<ConsumerPosition>(ConsumerPosition{offset[0], rows[0]});
+}
+
+Result<std::optional<ConsumerPosition>> StoreConsumerPosition(duck::Connection& con) {
+  return ConsumerPositionOn(con, "store");
 }
 
 Result<std::unique_ptr<EventStore>> EventStore::Open(const std::string& path,
@@ -275,13 +283,9 @@ Result<uint64_t> EventStore::LoadOffset(const std::string& consumer) {
 
 Result<ConsumerPosition> EventStore::LoadPosition(const std::string& consumer) {
   std::lock_guard<std::mutex> lock(mu_);
-  // Two statements, one state: AppendRows, the only writer of a position, holds mu_ too.
-  auto offset = QueryUInt64("SELECT log_offset FROM consumer_offsets WHERE name = $1", &consumer);
-  if (!offset.ok()) return offset.status();
-  auto rows = QueryUInt64(
-      "SELECT coalesce(rows_applied, 0)::UBIGINT FROM consumer_offsets WHERE name = $1", &consumer);
-  if (!rows.ok()) return rows.status();
-  return ConsumerPosition{*offset, *rows};
+  auto p = ConsumerPositionOn(con_, consumer);
+  if (!p.ok()) return p.status();
+  return p->value_or(ConsumerPosition{});
 }
 
 Status EventStore::AppendBatch(const std::vector<Event>& events, const std::string& consumer,

@@ -64,8 +64,12 @@ struct ConsumerPosition {
 // it is stored" (the archiver's cap, the user projection's fence, the rollup backfill's
 // start) read it here, each choosing what an absent offset means for it.
 Result<std::optional<uint64_t>> StoreConsumerOffset(duck::Connection& con);
-// The same with the rows applied of the record at that offset: where the log's tail that
-// the store does not hold yet begins, in the caller's snapshot (log_tail_search.h).
+// `consumer`'s committed position, read on `con` in the caller's snapshot; nullopt before
+// its first commit.
+Result<std::optional<ConsumerPosition>> ConsumerPositionOn(duck::Connection& con,
+                                                           const std::string& consumer);
+// The store consumer's: where the log's tail that the store does not hold yet begins
+// (log_tail_search.h).
 Result<std::optional<ConsumerPosition>> StoreConsumerPosition(duck::Connection& con);
 
 struct EventStoreOptions {

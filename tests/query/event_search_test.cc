@@ -17,27 +17,13 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "make_event.h"
 
 namespace sluice {
 namespace {
 
 constexpr int64_t kT0 = 1732500000000000;  // 2024-11-25T02:00:00Z
 constexpr int64_t kSec = 1000000;
-
-Event MakeEvent(const std::string& tenant, const std::string& id, int64_t ts_us,
-                const std::string& type = "page_view", const std::string& user = "",
-                const std::string& properties = "{}") {
-  Event e;
-  e.tenant = tenant;
-  e.event_id = id;
-  e.type = type;
-  e.ts_us = ts_us;
-  e.received_at_us = ts_us + 5000;
-  e.user_id = user;
-  e.properties = properties;
-  e.source = "http";
-  return e;
-}
 
 QueryParams Params(std::initializer_list<std::pair<std::string, std::string>> p) {
   return QueryParams(p);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "ingest/event_codec.h"
+#include "make_event.h"
 #include "store/store_consumer.h"
 
 namespace sluice {
@@ -45,21 +46,6 @@ class LogTailSearchTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  static Event Make(const std::string& id, int64_t ts_us, const std::string& type = "page_view",
-                    const std::string& user = "", const std::string& properties = "",
-                    const std::string& tenant = "acme") {
-    Event e;
-    e.tenant = tenant;
-    e.event_id = id;
-    e.type = type;
-    e.ts_us = ts_us;
-    e.received_at_us = ts_us + 7;
-    e.user_id = user;
-    e.properties = properties;
-    e.source = "http";
-    return e;
-  }
-
   // Appends `events` as one durable log record; remembers each with its record's offset.
   void AppendRecord(std::vector<Event> events) {
     const uint64_t start = log_->end_offset();
@@ -81,7 +67,8 @@ class LogTailSearchTest : public ::testing::Test {
       std::vector<Event> events;
       for (int i = 0; i < per_record; ++i) {
         const int n = static_cast<int>(appended_.size() + events.size());
-        events.push_back(Make("e" + std::to_string(n), kT0 + n * kSec, n % 3 ? "view" : "buy"));
+        events.push_back(
+            MakeEvent("acme", "e" + std::to_string(n), kT0 + n * kSec, n % 3 ? "view" : "buy"));
       }
       AppendRecord(std::move(events));
     }
@@ -168,7 +155,7 @@ class LogTailSearchTest : public ::testing::Test {
 };
 
 TEST_F(LogTailSearchTest, AcknowledgedEventIsFoundBeforeTheStoreCommitsIt) {
-  AppendRecord({Make("fresh-1", kT0, "signup", "u1", R"({"plan":"pro"})")});
+  AppendRecord({MakeEvent("acme", "fresh-1", kT0, "signup", "u1", R"({"plan":"pro"})")});
   EXPECT_TRUE(Ids(Req({}), StoredOnly()).empty());  // DuckDB has nothing yet
   std::vector<std::string> json;
   EXPECT_EQ(Ids(Req({{"type", "signup"}}), WithTail(), nullptr, &json),
@@ -240,9 +227,9 @@ TEST_F(LogTailSearchTest, FiltersSelectWhatTheStoredSearchSelects) {
   };
   std::vector<Event> events;
   for (size_t i = 0; i < 28; ++i) {
-    events.push_back(Make("f" + std::to_string(i), kT0 + static_cast<int64_t>(i) * kSec,
-                          i % 2 ? "buy" : "view", i % 3 ? "u" + std::to_string(i % 4) : "",
-                          props[i % props.size()], i % 9 == 8 ? "other" : "acme"));
+    events.push_back(MakeEvent(i % 9 == 8 ? "other" : "acme", "f" + std::to_string(i),
+                               kT0 + static_cast<int64_t>(i) * kSec, i % 2 ? "buy" : "view",
+                               i % 3 ? "u" + std::to_string(i % 4) : "", props[i % props.size()]));
   }
   AppendRecord({events.begin(), events.begin() + 13});
   AppendRecord({events.begin() + 13, events.end()});
@@ -296,7 +283,7 @@ TEST_F(LogTailSearchTest, FiltersSelectWhatTheStoredSearchSelects) {
 }
 
 TEST_F(LogTailSearchTest, AnotherTenantsTailIsNotSearched) {
-  AppendRecord({Make("mine", kT0, "x", "", "", "acme"), Make("theirs", kT0 + 1, "x", "", "", "b")});
+  AppendRecord({MakeEvent("acme", "mine", kT0, "x"), MakeEvent("b", "theirs", kT0 + 1, "x")});
   EXPECT_EQ(Ids(Req({}, "acme"), WithTail()), std::vector<std::string>{"mine"});
   EXPECT_EQ(Ids(Req({}, "b"), WithTail()), std::vector<std::string>{"theirs"});
   EXPECT_TRUE(Ids(Req({}, "c"), WithTail()).empty());
