@@ -36,16 +36,18 @@ struct Config {
   bool store_enabled = true;
   int store_threads = 0;  // DuckDB worker threads, 0 = DuckDB's default (all cores)
   int store_batch_ms = 200;
-  uint64_t store_batch_events = 122880;  // one DuckDB row group (store_consumer.h)
+  uint64_t store_batch_events = 245760;  // two DuckDB row groups (store_consumer.h)
   // DuckDB's buffer-pool limit (bytes) shared by the store, archiving and queries; 0 =
   // DuckDB's default (80% of RAM). Queries that need more fail cleanly instead of growing.
   uint64_t store_memory_limit_bytes = 0;
   // WAL bytes that trigger a checkpoint (store/event_store.h says why not DuckDB's 16 MiB).
   uint64_t store_checkpoint_bytes = 128ull << 20;
   // Acks wait while the oldest durable event the store has not taken is older than this
-  // (server/ack_pacer.h), at most store_max_ack_delay_ms each; 0 = never wait. Bounds how stale
-  // search and metrics get at sustained load (SPEC §1.7).
-  int store_max_lag_ms = 500;
+  // (server/ack_pacer.h), at most store_max_ack_delay_ms each; 0 = never wait. Bounds how far
+  // SQL trails ingest and how much log a search reads past the store (SPEC §1.7). Two row
+  // groups (store_batch_events) take ~0.4 s to fill and as long to commit at full rate, so
+  // the bound sits above that sum: under it, acks are held only when the store falls behind.
+  int store_max_lag_ms = 1000;
   int store_max_ack_delay_ms = 2000;
   // Keep a copy of the hot days sorted by user, for GET /v1/events?user_id= (SPEC §3.2;
   // store/user_projection.h): about doubles the hot tier on disk. Needs [archive] enabled,
@@ -68,7 +70,7 @@ struct Config {
   int search_max_limit = 1000;
   // Log bytes past the store's position that a search also reads, so an acknowledged
   // event is found before DuckDB commits it (query/log_tail_search.h); 0 = stored only.
-  uint64_t search_log_tail_bytes = 128ull << 20;
+  uint64_t search_log_tail_bytes = 256ull << 20;
 
   // [auth] Tenants and keys live in the data dir (tenants.json; `sluice keys`). /metrics
   // needs an operator key once keys exist, unless it is made public here (it carries no

@@ -5,6 +5,7 @@
 #include <simdjson.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <queue>
 
@@ -30,6 +31,7 @@ bool Before(const EventView& a, const EventView& b) {
 struct WorstOnTop {
   bool operator()(const Candidate& a, const Candidate& b) const { return Before(a.event, b.event); }
 };
+using KeptMatches = std::priority_queue<Candidate, std::vector<Candidate>, WorstOnTop>;
 
 bool Matches(const EventView& e, const EventSearchRequest& r) {
   if (e.tenant != r.tenant) return false;
@@ -46,6 +48,21 @@ bool Matches(const EventView& e, const EventSearchRequest& r) {
   return true;
 }
 
+bool Contains(std::string_view haystack, std::string_view needle) {
+  return memmem(haystack.data(), haystack.size(), needle.data(), needle.size()) != nullptr;
+}
+
+// Whether a record's events (`payload`) can hold a match. An event's tenant, type and
+// user_id are verbatim bytes of its record (EventBatchReader's views point into it), so a
+// record without one of the requested values anywhere has none: it is skipped undecoded.
+// A search for a rare type or one user then reads the tail at memmem's speed, several
+// times faster than decoding every event (bench/README.md, session 21).
+bool MayHoldMatch(std::string_view payload, const EventSearchRequest& r) {
+  if (r.type && !Contains(payload, *r.type)) return false;
+  if (r.user_id && !Contains(payload, *r.user_id)) return false;
+  return Contains(payload, r.tenant);
+}
+
 // `v`'s views moved from pointing into `from` to the same bytes in `to`.
 std::string_view Rebase(std::string_view v, const char* from, const char* to) {
   return v.empty() ? v : std::string_view(to + (v.data() - from), v.size());
@@ -59,6 +76,45 @@ EventView Rebased(const EventView& e, const char* from, const char* to) {
     out.*field = Rebase(e.*field, from, to);
   }
   return out;
+}
+
+// Adds the matches of one event or connector record to `kept`, the best `want` so far.
+// `matches` is scratch space.
+Status ScanRecord(const LogRecord& rec, ConsumerPosition from, const EventSearchRequest& request,
+                  size_t want, KeptMatches* kept, std::vector<EventView>* matches) {
+  std::string_view events = rec.payload;
+  if (rec.type == RecordType::kConnectorBatch) {
+    ConnectorCheckpoint header;
+    SLUICE_RETURN_IF_ERROR(DecodeConnectorBatch(rec.payload, &header, &events));
+  }
+  if (!MayHoldMatch(events, request)) return Status::OK();
+  // The first events of the record the store stopped inside of are in the snapshot.
+  const uint64_t skip = rec.offset == from.log_offset ? from.rows_applied : 0;
+  EventBatchReader batch(events);
+  EventView e;
+  Status bst;
+  uint64_t index = 0;
+  matches->clear();
+  while (batch.Next(&e, &bst)) {
+    if (index++ < skip) continue;
+    if (kept->size() == want && !Before(e, kept->top().event)) continue;  // cannot place
+    if (Matches(e, request)) matches->push_back(e);
+  }
+  if (!bst.ok()) {
+    return Status::Corruption("log record at offset " + std::to_string(rec.offset) + ": " +
+                              bst.ToString());
+  }
+  if (matches->empty()) return Status::OK();
+  // The reader's payload lives until its next call: the candidates keep a copy.
+  auto copy = std::make_shared<const std::string>(events);
+  for (const EventView& m : *matches) {
+    if (kept->size() == want) {
+      if (!Before(m, kept->top().event)) continue;
+      kept->pop();
+    }
+    kept->push(Candidate{Rebased(m, events.data(), copy->data()), copy});
+  }
+  return Status::OK();
 }
 
 }  // namespace
@@ -121,48 +177,14 @@ Result<TailScan> SearchLogTail(Log& log, ConsumerPosition from, const EventSearc
   }
   std::unique_ptr<LogReader> reader = log.NewReader(from.log_offset);
   uint64_t bytes_scanned = 0;  // of records
-  std::priority_queue<Candidate, std::vector<Candidate>, WorstOnTop> kept;
+  KeptMatches kept;
   std::vector<EventView> matches;  // of the current record
   LogRecord rec;
   Status st;
   while (reader->Next(&rec, &st)) {
     bytes_scanned += rec.end_offset - rec.offset;
-    if (rec.type != RecordType::kEventBatch && rec.type != RecordType::kConnectorBatch) {
-      if (bytes_scanned >= max_bytes) break;
-      continue;
-    }
-    std::string_view events = rec.payload;
-    if (rec.type == RecordType::kConnectorBatch) {
-      ConnectorCheckpoint header;
-      Status h = DecodeConnectorBatch(rec.payload, &header, &events);
-      if (!h.ok()) return h;
-    }
-    // The first events of the record the store stopped inside of are in the snapshot.
-    const uint64_t skip = rec.offset == from.log_offset ? from.rows_applied : 0;
-    EventBatchReader batch(events);
-    EventView e;
-    Status bst;
-    uint64_t index = 0;
-    matches.clear();
-    while (batch.Next(&e, &bst)) {
-      if (index++ < skip) continue;
-      if (kept.size() == want && !Before(e, kept.top().event)) continue;  // cannot place
-      if (Matches(e, request)) matches.push_back(e);
-    }
-    if (!bst.ok()) {
-      return Status::Corruption("log record at offset " + std::to_string(rec.offset) + ": " +
-                                bst.ToString());
-    }
-    if (!matches.empty()) {
-      // The reader's payload lives until its next call: the candidates keep a copy.
-      auto copy = std::make_shared<const std::string>(events);
-      for (const EventView& m : matches) {
-        if (kept.size() == want) {
-          if (!Before(m, kept.top().event)) continue;
-          kept.pop();
-        }
-        kept.push(Candidate{Rebased(m, events.data(), copy->data()), copy});
-      }
+    if (rec.type == RecordType::kEventBatch || rec.type == RecordType::kConnectorBatch) {
+      SLUICE_RETURN_IF_ERROR(ScanRecord(rec, from, request, want, &kept, &matches));
     }
     if (bytes_scanned >= max_bytes) {
       scan.truncated = reader->position() < log.durable_offset();

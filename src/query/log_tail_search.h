@@ -3,7 +3,7 @@
 //
 // Why. An event becomes durable in the log within a millisecond of its arrival, but it
 // reaches events_hot only with the store consumer's next DuckDB commit: at sustained load
-// that is up to [store] max_lag_ms behind (the ack pacer's bound) plus a batch, plus any
+// that is up to [store] max_lag_ms behind (the ack pacer's bound), plus any
 // checkpoint DuckDB runs inside a commit. Those checkpoints recompress several row groups
 // and stall the consumer for up to a second or two, so search freshness p99 stayed over
 // SPEC §1.7's 1 s however the batches were sized (bench/README.md, sessions 16-20).
@@ -20,9 +20,11 @@
 // that moves them. A segment collected between reading the position and reading it shows
 // as NotFound; the caller retries on a newer snapshot, which has those rows.
 //
-// Cost. The scan decodes every event of the tail (varint fields, no JSON) and parses the
-// properties of those that pass the other filters. At sustained load the tail is the
-// ack pacer's ~0.5 s of events (a few hundred thousand); idle it is empty. It is bounded
+// Cost. A record whose bytes lack the requested tenant, type or user_id is skipped with a
+// memmem; the others have every event decoded (varint fields, no JSON), and the
+// properties of those that pass the other filters parsed. At sustained load the tail is
+// up to the ack pacer's ~1 s of events plus the batch being committed (several hundred
+// thousand); idle it is empty. It is bounded
 // by `max_bytes` of records ([search] log_tail_bytes), read from the log's tail cache:
 // past that, newer events wait for the store as before. Visibility stays monotonic — an
 // event once returned is returned by every later search — because the store's position

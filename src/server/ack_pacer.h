@@ -9,6 +9,10 @@
 // the store keeps, with no error and no retry: TCP-style backpressure. The ack still
 // leaves only after its fsync; it just may leave later.
 //
+// Search reads the log past the store's position since (query/log_tail_search.h), but
+// only up to [search] log_tail_bytes, and SQL reads the store alone: the lag this keeps
+// bounded is what those two see.
+//
 // An ack is held while `behind()` says the store lags (the server asks: is the oldest
 // durable event not yet stored older than [store] max_lag_ms?), and never longer than
 // `max_delay_ms` (a stalled store must not look like a hung server: the 503 limit is the

@@ -31,9 +31,15 @@
 // it is stored" stay right; the archiver, which watermarks hours by log offset, leaves
 // the record at the offset until it is whole.
 //
-// Why one row group and not two: two fill at ~0.5 s of full-rate ingest and take as long
-// to commit, which put search freshness p99 at 1.8 s (SPEC §1.7: 1 s) and, through the
-// ack pacer, cut the accepted rate; one row group kept freshness at the old figures.
+// Why two row groups. DuckDB writes a transaction straight into compressed row groups
+// only when it holds more than one (bench/README.md, session 19); exactly one still goes
+// through the WAL and is compressed again by the next checkpoint. Two skip that: the
+// server's CPU per event end to end fell ~10-20% and the end-to-end rate rose 6-36% in
+// alternated runs (bench/README.md, session 21). Two fill at ~0.4 s of full-rate ingest
+// and take as long to commit, which once put search freshness p99 at 1.8 s (session 16).
+// Search now reads the log past the store's position (query/log_tail_search.h) and the
+// rollups have a file of their own, so neither waits for these commits any more; the ack
+// pacer's bound ([store] max_lag_ms) sits above a batch's fill plus commit.
 #pragma once
 
 #include <atomic>
@@ -57,8 +63,8 @@ inline constexpr uint64_t kDuckDbRowGroupRows = 122880;
 
 struct StoreConsumerOptions {
   // Rows per transaction, at most. A multiple of kDuckDbRowGroupRows keeps full batches on
-  // row-group boundaries.
-  uint64_t batch_events = kDuckDbRowGroupRows;
+  // row-group boundaries; more than one skips DuckDB's WAL (see above).
+  uint64_t batch_events = 2 * kDuckDbRowGroupRows;
   // How long a small batch may wait for more records while the committer is idle. A batch
   // of batch_events / 8 rows or more goes as soon as the log has nothing more: once DuckDB
   // is the bottleneck, waiting only adds lag (and, through the ack pacer, slows clients).

@@ -121,7 +121,7 @@ TEST_F(ConfigTest, LogDirectIo) {
 TEST_F(ConfigTest, SearchLogTailBytes) {
   auto c = LoadConfig("");
   ASSERT_TRUE(c.ok());
-  EXPECT_EQ(c->search_log_tail_bytes, 128ull << 20);
+  EXPECT_EQ(c->search_log_tail_bytes, 256ull << 20);
   auto p = Write("[search]\nlog_tail_bytes = 0\n");  // 0 = search stored events only
   c = LoadConfig(p);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
