@@ -34,7 +34,9 @@ struct Config {
   int dedupe_snapshot_seconds = 60;
   // [store]
   bool store_enabled = true;
-  int store_threads = 0;  // DuckDB worker threads, 0 = DuckDB's default (all cores)
+  // DuckDB worker threads, 0 = DuckDB's default (all cores) except while the store is
+  // saturated, when the store consumer narrows them to one (store/store_consumer.h).
+  int store_threads = 0;
   int store_batch_ms = 200;
   uint64_t store_batch_events = 245760;  // two DuckDB row groups (store_consumer.h)
   // DuckDB's buffer-pool limit (bytes) shared by the store, archiving and queries; 0 =

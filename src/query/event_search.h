@@ -101,7 +101,7 @@ struct EventSearchOptions {
   // yet committed to DuckDB (log_tail_search.h). nullptr searches stored events only.
   Log* log = nullptr;
   // At most this many bytes of log records are scanned past the store's position.
-  uint64_t log_tail_bytes = 128ull << 20;
+  uint64_t log_tail_bytes = 256ull << 20;  // [search] log_tail_bytes
 };
 
 Result<EventSearchPage> SearchEvents(EventStore& store, const EventSearchRequest& request,

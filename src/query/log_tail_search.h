@@ -24,9 +24,12 @@
 // memmem; the others have every event decoded (varint fields, no JSON), and the
 // properties of those that pass the other filters parsed. At sustained load the tail is
 // up to the ack pacer's ~1 s of events plus the batch being committed (several hundred
-// thousand); idle it is empty. It is bounded
-// by `max_bytes` of records ([search] log_tail_bytes), read from the log's tail cache:
-// past that, newer events wait for the store as before. Visibility stays monotonic — an
+// thousand); idle it is empty. It is bounded by `max_bytes` of records ([search]
+// log_tail_bytes, 256 MiB): past that, newer events wait for the store as before. Records
+// come from the log's tail cache ([log] tail_cache_bytes, 128 MiB, zero-copy); an older
+// tail, rare at the pacer's bound, is read from the segment files. The two defaults differ
+// on purpose: a bigger cache would cost every server 128 MiB more memory, and a smaller
+// bound would hide the newest events whenever the store lags past it. Visibility stays monotonic — an
 // event once returned is returned by every later search — because the store's position
 // only moves forward and the scan always starts at it.
 #pragma once

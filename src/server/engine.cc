@@ -15,6 +15,8 @@ StoreConsumerOptions ConsumerOptions(const Config& config) {
   StoreConsumerOptions so;
   so.batch_events = config.store_batch_events;
   so.batch_ms = config.store_batch_ms;
+  // Threads set by hand are left as they are.
+  if (config.store_threads > 0) so.saturated_threads = 0;
   return so;
 }
 

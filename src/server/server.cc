@@ -974,6 +974,10 @@ HttpResponse Server::Metrics(unsigned version, bool with_tenants) {
   if (consumer_) {
     RenderMetric(&out, "sluice_store_rows_total", "counter", "Events written to the store.",
                  static_cast<double>(consumer_->rows_written()));
+    RenderMetric(&out, "sluice_store_saturated", "gauge",
+                 "1 while the store consumer keeps DuckDB on one thread because its batches "
+                 "come full ([store] threads = 0).",
+                 consumer_->threads_narrowed() ? 1.0 : 0.0);
     RenderMetric(
         &out, "sluice_store_lag_bytes", "gauge", "Log bytes not yet in the store.",
         static_cast<double>(log_->durable_offset() -

@@ -665,4 +665,8 @@ Status EventStore::Execute(const std::string& sql) {
   return con_.Exec(sql);
 }
 
+Status EventStore::SetThreads(int threads) {
+  return Execute(threads > 0 ? "SET threads = " + std::to_string(threads) : "RESET threads");
+}
+
 }  // namespace sluice

@@ -165,6 +165,10 @@ class EventStore {
   Result<StoredBytes> StoredBytesByTenant(const std::string& consumer);
   // Runs SQL that returns nothing (maintenance, tests).
   Status Execute(const std::string& sql);
+  // DuckDB's threads for the whole instance (every connection: store, rollups, queries)
+  // from now on; 0 = DuckDB's default, all cores. The store consumer narrows them to one
+  // while it is saturated (store_consumer.h says why).
+  Status SetThreads(int threads);
 
   // Runs fn on a fresh connection inside one read transaction, with `view_sql` the SELECT
   // of the `events` view for `tenant_or_empty` (events_view.h) in that transaction's

@@ -192,15 +192,18 @@ Status StoreConsumer::Gather(Batch* b, bool pipelined) {
     // While the committer is busy nothing is lost by reading on: the batch it takes next
     // only grows. Once it waits, a batch of less than a row group goes at once if it is
     // big enough (DuckDB takes it through its WAL either way), and one of a row group or
-    // more fills up to the next row-group boundary first (see the header): both within
+    // more fills up to the next row-group boundary, two at least, first (see the header):
+    // both within
     // batch_ms, so that a trickle of events does not cost a transaction each.
     if (committer_idle_.load()) {
       if (b->rows.size() < kDuckDbRowGroupRows) {
         if (b->rows.size() >= options_.batch_events / 8 || now >= deadline) break;
       } else if (!rounding) {
         rounding = true;
-        b->limit = std::min(b->limit, (b->rows.size() + kDuckDbRowGroupRows - 1) /
-                                          kDuckDbRowGroupRows * kDuckDbRowGroupRows);
+        // Two row groups at least: exactly one still goes through DuckDB's WAL.
+        const uint64_t groups = std::max<uint64_t>(
+            2, (b->rows.size() + kDuckDbRowGroupRows - 1) / kDuckDbRowGroupRows);
+        b->limit = std::min(b->limit, groups * kDuckDbRowGroupRows);
         deadline = now + std::chrono::milliseconds(options_.batch_ms);
       } else if (now >= deadline) {
         break;
@@ -234,7 +237,24 @@ Status StoreConsumer::Commit(const Batch& b) {
   Status s = log_->CommitConsumerOffset(kName, position_.log_offset);
   if (s.ok()) s = log_->CollectGarbage();
   if (!s.ok()) spdlog::warn("store consumer: {}", s.ToString());
+  AdaptThreads(b.rows.size() >= options_.batch_events);
   return Status::OK();
+}
+
+void StoreConsumer::AdaptThreads(bool full) {
+  if (options_.saturated_threads <= 0) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (full) last_full_ = now;
+  const bool narrow =
+      full || (narrowed_ && now - last_full_ < std::chrono::milliseconds(options_.widen_after_ms));
+  if (narrow == narrowed_) return;
+  Status s = store_->SetThreads(narrow ? options_.saturated_threads : 0);
+  if (!s.ok()) {
+    spdlog::warn("store consumer: setting DuckDB's threads: {}", s.ToString());
+    return;
+  }
+  narrowed_ = narrow;
+  threads_narrowed_.store(narrow, std::memory_order_relaxed);
 }
 
 Status StoreConsumer::Start() {
@@ -308,7 +328,15 @@ void StoreConsumer::Loop() {
     {
       std::unique_lock<std::mutex> lock(mu_);
       committer_idle_.store(true);
-      cv_.wait(lock, [this] { return handed_ || reader_done_; });
+      const auto ready = [this] { return handed_ || reader_done_; };
+      // Narrowed, it wakes now and then so that DuckDB gets its threads back once
+      // ingest stops, not only at the next commit.
+      while (narrowed_ && !cv_.wait_for(lock, std::chrono::milliseconds(100), ready)) {
+        lock.unlock();
+        AdaptThreads(false);
+        lock.lock();
+      }
+      cv_.wait(lock, ready);
       committer_idle_.store(false);
       if (handed_) {
         b = std::move(handed_);
@@ -345,6 +373,13 @@ void StoreConsumer::Loop() {
     StartReader();
   }
   StopReader();
+  WidenThreads();
+}
+
+void StoreConsumer::WidenThreads() {
+  if (!narrowed_) return;
+  last_full_ = {};
+  AdaptThreads(false);
 }
 
 void StoreConsumer::SleepFor(int ms) {
@@ -367,7 +402,10 @@ Status StoreConsumer::RunUntilCaughtUp() {
   while (true) {
     Batch b;
     SLUICE_RETURN_IF_ERROR(Gather(&b, /*pipelined=*/false));
-    if (b.empty()) return Status::OK();
+    if (b.empty()) {
+      WidenThreads();
+      return Status::OK();
+    }
     SLUICE_RETURN_IF_ERROR(Commit(b));
     KeepRowsForNextBatch(&b);
   }

@@ -40,9 +40,20 @@
 // Search now reads the log past the store's position (query/log_tail_search.h) and the
 // rollups have a file of their own, so neither waits for these commits any more; the ack
 // pacer's bound ([store] max_lag_ms) sits above a batch's fill plus commit.
+//
+// Why one DuckDB thread while saturated. A two-row-group commit writes its row groups
+// through DuckDB's TaskExecutor, whose calling thread busy-waits until every task is done
+// (TaskExecutor::WorkOnTasks), also while the other worker runs one. When ingest keeps
+// both cores busy that spin and the hand-offs cost more than the parallelism gives: with
+// DuckDB at one thread the server spent 2.42-2.46 us of CPU per event end to end against
+// 2.69-3.01 us, and the rate rose 6-23% (bench/README.md, session 21). DuckDB's threads
+// are one setting for the whole instance, so queries run on one thread too while the
+// store is saturated, when the cores are taken by ingest anyway; once no batch has been
+// full for widen_after_ms, DuckDB gets all cores back.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -70,6 +81,11 @@ struct StoreConsumerOptions {
   // is the bottleneck, waiting only adds lag (and, through the ack pacer, slows clients).
   int batch_ms = 200;
   int idle_poll_ms = 5;  // sleep when caught up with the durable end
+  // DuckDB threads while batches come full (the store is the bottleneck; see above), and
+  // how long after the last full one the default comes back. 0 = leave DuckDB's threads
+  // alone (a [store] threads set by hand).
+  int saturated_threads = 1;
+  int widen_after_ms = 2000;
 };
 
 class StoreConsumer {
@@ -91,6 +107,8 @@ class StoreConsumer {
   // The log offset before which every record is committed in the store.
   uint64_t applied_offset() const { return applied_.load(std::memory_order_acquire); }
   uint64_t rows_written() const { return rows_.load(std::memory_order_relaxed); }
+  // Whether DuckDB runs on saturated_threads right now.
+  bool threads_narrowed() const { return threads_narrowed_.load(std::memory_order_relaxed); }
 
  private:
   // What one DuckDB transaction commits: the log from `start` to `end`.
@@ -137,6 +155,12 @@ class StoreConsumer {
   void StopReader();  // joins it and drops a batch it handed over but was not committed
   // Sleeps up to `ms`, returning early when Stop() is called.
   void SleepFor(int ms);
+  // The committer, after each commit (`full`: the batch reached batch_events) and while it
+  // waits for one: narrows DuckDB's threads on a full batch, widens them widen_after_ms
+  // after the last. Best effort: a failure only leaves the threads as they were.
+  void AdaptThreads(bool full);
+  // Gives DuckDB its default threads back now (caught up or stopping).
+  void WidenThreads();
 
   Log* const log_;
   EventStore* const store_;
@@ -147,6 +171,10 @@ class StoreConsumer {
   std::atomic<uint64_t> applied_{0};
   std::atomic<uint64_t> rows_{0};
   std::atomic<bool> stop_{false};
+  // AdaptThreads' state, the committer's own.
+  bool narrowed_ = false;
+  std::chrono::steady_clock::time_point last_full_;
+  std::atomic<bool> threads_narrowed_{false};  // narrowed_, for other threads
   std::mutex mu_;
   std::condition_variable cv_;  // Stop, and the hand-over below
   // The hand-over, under mu_: the reader fills `handed_`, the committer empties it.

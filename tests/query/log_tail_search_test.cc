@@ -10,10 +10,12 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "ingest/connector_batch.h"
 #include "ingest/event_codec.h"
 #include "make_event.h"
 #include "store/store_consumer.h"
@@ -47,14 +49,19 @@ class LogTailSearchTest : public ::testing::Test {
   }
 
   // Appends `events` as one durable log record; remembers each with its record's offset.
-  void AppendRecord(std::vector<Event> events) {
+  // With a `connector`, the record is a pull connector's batch (connector_batch.h).
+  void AppendRecord(std::vector<Event> events,
+                    const std::optional<ConnectorCheckpoint>& connector = std::nullopt) {
     const uint64_t start = log_->end_offset();
     EventBatchWriter w;
     for (Event& e : events) {
       e.log_offset = start;
       w.Add(e);
     }
-    auto end = log_->Append(RecordType::kEventBatch, w.Finish());
+    auto end = connector
+                   ? log_->Append(RecordType::kConnectorBatch,
+                                  EncodeConnectorBatch(*connector, w.Finish()))
+                   : log_->Append(RecordType::kEventBatch, w.Finish());
     ASSERT_TRUE(end.ok()) << end.status().ToString();
     ASSERT_TRUE(log_->WaitDurable(*end).ok());
     record_starts_.push_back(start);
@@ -287,6 +294,31 @@ TEST_F(LogTailSearchTest, AnotherTenantsTailIsNotSearched) {
   EXPECT_EQ(Ids(Req({}, "acme"), WithTail()), std::vector<std::string>{"mine"});
   EXPECT_EQ(Ids(Req({}, "b"), WithTail()), std::vector<std::string>{"theirs"});
   EXPECT_TRUE(Ids(Req({}, "c"), WithTail()).empty());
+}
+
+// Records are skipped undecoded when their bytes lack the requested type or user
+// (MayHoldMatch): connector records, records with the value only in another field, and
+// the record the store stopped inside of must still give exactly their matches.
+TEST_F(LogTailSearchTest, TypeAndUserFiltersFindMatchesInEveryKindOfRecord) {
+  AppendRecord({MakeEvent("acme", "b1", kT0, "buy", "u1"), MakeEvent("acme", "v1", kT0 + 1, "view", "u2")});
+  AppendRecord({MakeEvent("acme", "c1", kT0 + 2, "buy", "u9"),
+                MakeEvent("acme", "c2", kT0 + 3, "view", "u9")},
+               ConnectorCheckpoint{"acme", "shop", "cursor-1"});
+  // "buy" and "u9" appear in this record, but not as its event's type or user.
+  AppendRecord({MakeEvent("acme", "p1", kT0 + 4, "view", "u3", R"({"note":"buy","by":"u9"})")});
+  AppendRecord({MakeEvent("acme", "v2", kT0 + 5, "view", "u4")});
+  const std::vector<std::string> buys{"c1", "b1"}, u9{"c2", "c1"};
+  EXPECT_EQ(AllPages(Req({{"type", "buy"}}), WithTail()), buys);
+  EXPECT_EQ(AllPages(Req({{"user_id", "u9"}}), WithTail()), u9);
+  EXPECT_EQ(AllPages(Req({{"type", "buy"}, {"user_id", "u9"}}), WithTail()),
+            std::vector<std::string>{"c1"});
+  EXPECT_TRUE(AllPages(Req({{"type", "buy"}}, "other"), WithTail()).empty());
+  // The store stopped after the connector record's first event: c1 is a stored row now,
+  // c2 still only in the tail; each is found once.
+  StoreFirst(3);
+  EXPECT_EQ(AllPages(Req({{"type", "buy"}}), StoredOnly()), buys);
+  EXPECT_EQ(AllPages(Req({{"type", "buy"}}), WithTail()), buys);
+  EXPECT_EQ(AllPages(Req({{"user_id", "u9"}}), WithTail()), u9);
 }
 
 TEST_F(LogTailSearchTest, ByteBoundShowsAPrefixOfTheLog) {

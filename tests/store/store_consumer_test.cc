@@ -361,5 +361,43 @@ TEST_F(StoreConsumerTest, FreshStoreStartsAtLogStart) {
   EXPECT_EQ(store_->LoadOffset("store").value(), log_->durable_offset());
 }
 
+// While batches come full DuckDB runs on one thread (store_consumer.h says why); once
+// they stop, it gets its default back, without another commit to prompt it.
+TEST_F(StoreConsumerTest, SaturatedStoreNarrowsDuckDbThreadsAndWidensThemAfter) {
+  const uint64_t cores = StoreCount(*store_, "SELECT current_setting('threads')::UBIGINT");
+  ASSERT_GT(cores, 0u);
+  StoreConsumerOptions o = Options();
+  o.widen_after_ms = 300;
+  std::atomic<bool> saw_one{false};
+  store_->SetBeforeCommitHookForTest([&]() -> Status {
+    // After the first full batch, later commits run with DuckDB narrowed.
+    if (StoreCount(*store_, "SELECT current_setting('threads')::UBIGINT") == 1) saw_one = true;
+    return Status::OK();
+  });
+  AppendEvents(40, 100);  // 4 full batches of 1000
+  StoreConsumer c(log_.get(), store_.get(), o);
+  ASSERT_TRUE(c.Start().ok());
+  WaitApplied(&c);
+  EXPECT_TRUE(saw_one.load());
+  // Caught up and idle: within widen_after_ms (and the committer's 100 ms wake-up).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (c.threads_narrowed() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_FALSE(c.threads_narrowed());
+  store_->SetBeforeCommitHookForTest(nullptr);
+  EXPECT_EQ(StoreCount(*store_, "SELECT current_setting('threads')::UBIGINT"), cores);
+  c.Stop();
+  EXPECT_EQ(StoredIds().size(), 4000u);
+
+  // Threads set by hand stay as they are.
+  AppendEvents(40, 100);
+  o.saturated_threads = 0;
+  StoreConsumer manual(log_.get(), store_.get(), o);
+  ASSERT_TRUE(manual.RunUntilCaughtUp().ok());
+  EXPECT_FALSE(manual.threads_narrowed());
+  EXPECT_EQ(StoreCount(*store_, "SELECT current_setting('threads')::UBIGINT"), cores);
+}
+
 }  // namespace
 }  // namespace sluice
