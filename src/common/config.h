@@ -35,7 +35,8 @@ struct Config {
   // [store]
   bool store_enabled = true;
   // DuckDB worker threads, 0 = DuckDB's default (all cores) except while the store is
-  // saturated, when the store consumer narrows them to one (store/store_consumer.h).
+  // saturated, when the store consumer narrows them to one (store/store_consumer.h); a
+  // number > 0 is kept as it is.
   int store_threads = 0;
   int store_batch_ms = 200;
   uint64_t store_batch_events = 245760;  // two DuckDB row groups (store_consumer.h)

@@ -15,8 +15,6 @@ StoreConsumerOptions ConsumerOptions(const Config& config) {
   StoreConsumerOptions so;
   so.batch_events = config.store_batch_events;
   so.batch_ms = config.store_batch_ms;
-  // Threads set by hand are left as they are.
-  if (config.store_threads > 0) so.saturated_threads = 0;
   return so;
 }
 
@@ -112,7 +110,10 @@ Result<std::unique_ptr<Engine>> Engine::Open(const Config& config, bool start_co
 
 Status Engine::DrainToStore() {
   if (!store_) return Status::OK();
-  StoreConsumer drain(log_.get(), store_.get(), ConsumerOptions(config_));
+  StoreConsumerOptions options = ConsumerOptions(config_);
+  // Offline nothing else wants the cores: DuckDB's second thread only helps there.
+  options.saturated_threads = 0;
+  StoreConsumer drain(log_.get(), store_.get(), options);
   SLUICE_RETURN_IF_ERROR(drain.RunUntilCaughtUp());
   // Rollups too: offline imports then keep metrics current and the log unpinned.
   if (!config_.rollup_enabled) return Status::OK();

@@ -195,6 +195,7 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const std::string& path,
   store->db_ = std::move(*db);
   store->archive_root_ = options.archive_root;
   store->user_projection_ = options.user_projection;
+  store->fixed_threads_ = options.threads;
   SLUICE_RETURN_IF_ERROR(store->Init());
   for (const auto& [alias, file] : options.attach) {
     SLUICE_RETURN_IF_ERROR(

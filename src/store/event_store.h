@@ -167,8 +167,10 @@ class EventStore {
   Status Execute(const std::string& sql);
   // DuckDB's threads for the whole instance (every connection: store, rollups, queries)
   // from now on; 0 = DuckDB's default, all cores. The store consumer narrows them to one
-  // while it is saturated (store_consumer.h says why).
+  // while it is saturated (store_consumer.h says why), unless they were set at open.
   Status SetThreads(int threads);
+  // EventStoreOptions::threads: > 0 when the threads were set by hand.
+  int fixed_threads() const { return fixed_threads_; }
 
   // Runs fn on a fresh connection inside one read transaction, with `view_sql` the SELECT
   // of the `events` view for `tenant_or_empty` (events_view.h) in that transaction's
@@ -239,6 +241,7 @@ class EventStore {
   std::function<Status()> before_commit_hook_;
   std::function<Status()> between_projection_phases_hook_;
   bool user_projection_ = false;
+  int fixed_threads_ = 0;  // EventStoreOptions::threads
   // P as last committed (under mu_): AppendBatch copies its rows below it to the
   // projection. Empty until the first step.
   std::optional<int64_t> projected_until_;

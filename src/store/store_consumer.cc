@@ -242,7 +242,7 @@ Status StoreConsumer::Commit(const Batch& b) {
 }
 
 void StoreConsumer::AdaptThreads(bool full) {
-  if (options_.saturated_threads <= 0) return;
+  if (options_.saturated_threads <= 0 || store_->fixed_threads() > 0) return;
   const auto now = std::chrono::steady_clock::now();
   if (full) last_full_ = now;
   const bool narrow =
@@ -250,9 +250,12 @@ void StoreConsumer::AdaptThreads(bool full) {
   if (narrow == narrowed_) return;
   Status s = store_->SetThreads(narrow ? options_.saturated_threads : 0);
   if (!s.ok()) {
-    spdlog::warn("store consumer: setting DuckDB's threads: {}", s.ToString());
+    // Retried at the next commit or wake-up; said once, not every 100 ms.
+    if (!threads_warned_) spdlog::warn("store consumer: setting DuckDB's threads: {}", s.ToString());
+    threads_warned_ = true;
     return;
   }
+  threads_warned_ = false;
   narrowed_ = narrow;
   threads_narrowed_.store(narrow, std::memory_order_relaxed);
 }
@@ -357,8 +360,10 @@ void StoreConsumer::Loop() {
       continue;
     }
     // Start over from the committed offset; the batch in hand was rolled back, and the
-    // one the reader gathered meanwhile follows it, so it goes too.
+    // one the reader gathered meanwhile follows it, so it goes too. A store that keeps
+    // failing must not keep DuckDB on one thread.
     StopReader();
+    WidenThreads();
     bool reopened = false;
     while (!reopened) {
       const int backoff_ms = std::min(5000, 100 << std::min(failures++, 6));
@@ -399,16 +404,16 @@ void StoreConsumer::Stop() {
 
 Status StoreConsumer::RunUntilCaughtUp() {
   if (!reader_) SLUICE_RETURN_IF_ERROR(Init());
-  while (true) {
+  Status s;
+  while (s.ok()) {
     Batch b;
-    SLUICE_RETURN_IF_ERROR(Gather(&b, /*pipelined=*/false));
-    if (b.empty()) {
-      WidenThreads();
-      return Status::OK();
-    }
-    SLUICE_RETURN_IF_ERROR(Commit(b));
+    s = Gather(&b, /*pipelined=*/false);
+    if (!s.ok() || b.empty()) break;
+    s = Commit(b);
     KeepRowsForNextBatch(&b);
   }
+  WidenThreads();  // caught up, or failed: DuckDB's threads go back either way
+  return s;
 }
 
 }  // namespace sluice

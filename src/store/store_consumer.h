@@ -45,11 +45,13 @@
 // through DuckDB's TaskExecutor, whose calling thread busy-waits until every task is done
 // (TaskExecutor::WorkOnTasks), also while the other worker runs one. When ingest keeps
 // both cores busy that spin and the hand-offs cost more than the parallelism gives: with
-// DuckDB at one thread the server spent 2.42-2.46 us of CPU per event end to end against
-// 2.69-3.01 us, and the rate rose 6-23% (bench/README.md, session 21). DuckDB's threads
-// are one setting for the whole instance, so queries run on one thread too while the
-// store is saturated, when the cores are taken by ingest anyway; once no batch has been
-// full for widen_after_ms, DuckDB gets all cores back.
+// DuckDB fixed at one thread the server spent 2.42-2.46 us of CPU per event end to end
+// against 2.69-3.01 us, and the rate rose 6-23% (bench/README.md, session 21). Fixed, it
+// would also halve SQL on an idle server (session 13): DuckDB's threads are one setting
+// for the whole instance. So they are narrowed only while the store is saturated, when
+// ingest takes the cores anyway, and come back once no batch has been full for
+// widen_after_ms (or at once when a foreground drain catches up). Narrowing this way beat
+// threads = 2 in 6 of 7 alternated end-to-end pairs (session 21).
 #pragma once
 
 #include <atomic>
@@ -83,7 +85,7 @@ struct StoreConsumerOptions {
   int idle_poll_ms = 5;  // sleep when caught up with the durable end
   // DuckDB threads while batches come full (the store is the bottleneck; see above), and
   // how long after the last full one the default comes back. 0 = leave DuckDB's threads
-  // alone (a [store] threads set by hand).
+  // alone, as they also are when the store was opened with threads set by hand.
   int saturated_threads = 1;
   int widen_after_ms = 2000;
 };
@@ -174,6 +176,7 @@ class StoreConsumer {
   // AdaptThreads' state, the committer's own.
   bool narrowed_ = false;
   std::chrono::steady_clock::time_point last_full_;
+  bool threads_warned_ = false;                // a failed SetThreads was logged
   std::atomic<bool> threads_narrowed_{false};  // narrowed_, for other threads
   std::mutex mu_;
   std::condition_variable cv_;  // Stop, and the hand-over below
