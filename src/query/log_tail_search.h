@@ -29,9 +29,9 @@
 // come from the log's tail cache ([log] tail_cache_bytes, 128 MiB, zero-copy); an older
 // tail, rare at the pacer's bound, is read from the segment files. The two defaults differ
 // on purpose: a bigger cache would cost every server 128 MiB more memory, and a smaller
-// bound would hide the newest events whenever the store lags past it. Visibility stays monotonic — an
-// event once returned is returned by every later search — because the store's position
-// only moves forward and the scan always starts at it.
+// bound would hide the newest events whenever the store lags past it. Visibility stays monotonic —
+// an event once returned is returned by every later search — because the store's position only
+// moves forward and the scan always starts at it.
 #pragma once
 
 #include <cstdint>

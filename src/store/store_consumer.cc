@@ -192,17 +192,16 @@ Status StoreConsumer::Gather(Batch* b, bool pipelined) {
     // While the committer is busy nothing is lost by reading on: the batch it takes next
     // only grows. Once it waits, a batch of less than a row group goes at once if it is
     // big enough (DuckDB takes it through its WAL either way), and one of a row group or
-    // more fills up to the next row-group boundary, two at least, first (see the header):
-    // both within
-    // batch_ms, so that a trickle of events does not cost a transaction each.
+    // more first fills up to the next row-group boundary, two at least (see the header):
+    // both within batch_ms, so that a trickle of events does not cost a transaction each.
     if (committer_idle_.load()) {
       if (b->rows.size() < kDuckDbRowGroupRows) {
         if (b->rows.size() >= options_.batch_events / 8 || now >= deadline) break;
       } else if (!rounding) {
         rounding = true;
         // Two row groups at least: exactly one still goes through DuckDB's WAL.
-        const uint64_t groups = std::max<uint64_t>(
-            2, (b->rows.size() + kDuckDbRowGroupRows - 1) / kDuckDbRowGroupRows);
+        const uint64_t groups =
+            std::max<uint64_t>(2, (b->rows.size() + kDuckDbRowGroupRows - 1) / kDuckDbRowGroupRows);
         b->limit = std::min(b->limit, groups * kDuckDbRowGroupRows);
         deadline = now + std::chrono::milliseconds(options_.batch_ms);
       } else if (now >= deadline) {
@@ -251,13 +250,13 @@ void StoreConsumer::AdaptThreads(bool full) {
   Status s = store_->SetThreads(narrow ? options_.saturated_threads : 0);
   if (!s.ok()) {
     // Retried at the next commit or wake-up; said once, not every 100 ms.
-    if (!threads_warned_) spdlog::warn("store consumer: setting DuckDB's threads: {}", s.ToString());
+    if (!threads_warned_)
+      spdlog::warn("store consumer: setting DuckDB's threads: {}", s.ToString());
     threads_warned_ = true;
     return;
   }
   threads_warned_ = false;
   narrowed_ = narrow;
-  threads_narrowed_.store(narrow, std::memory_order_relaxed);
 }
 
 Status StoreConsumer::Start() {

@@ -110,7 +110,7 @@ class StoreConsumer {
   uint64_t applied_offset() const { return applied_.load(std::memory_order_acquire); }
   uint64_t rows_written() const { return rows_.load(std::memory_order_relaxed); }
   // Whether DuckDB runs on saturated_threads right now.
-  bool threads_narrowed() const { return threads_narrowed_.load(std::memory_order_relaxed); }
+  bool threads_narrowed() const { return narrowed_.load(std::memory_order_relaxed); }
 
  private:
   // What one DuckDB transaction commits: the log from `start` to `end`.
@@ -173,11 +173,11 @@ class StoreConsumer {
   std::atomic<uint64_t> applied_{0};
   std::atomic<uint64_t> rows_{0};
   std::atomic<bool> stop_{false};
-  // AdaptThreads' state, the committer's own.
-  bool narrowed_ = false;
+  // AdaptThreads' state. Only the committer writes it; narrowed_ is atomic so that
+  // threads_narrowed() may read it from elsewhere (/metrics).
+  std::atomic<bool> narrowed_{false};
   std::chrono::steady_clock::time_point last_full_;
-  bool threads_warned_ = false;                // a failed SetThreads was logged
-  std::atomic<bool> threads_narrowed_{false};  // narrowed_, for other threads
+  bool threads_warned_ = false;  // a failed SetThreads was logged
   std::mutex mu_;
   std::condition_variable cv_;  // Stop, and the hand-over below
   // The hand-over, under mu_: the reader fills `handed_`, the committer empties it.

@@ -58,10 +58,9 @@ class LogTailSearchTest : public ::testing::Test {
       e.log_offset = start;
       w.Add(e);
     }
-    auto end = connector
-                   ? log_->Append(RecordType::kConnectorBatch,
-                                  EncodeConnectorBatch(*connector, w.Finish()))
-                   : log_->Append(RecordType::kEventBatch, w.Finish());
+    auto end = connector ? log_->Append(RecordType::kConnectorBatch,
+                                        EncodeConnectorBatch(*connector, w.Finish()))
+                         : log_->Append(RecordType::kEventBatch, w.Finish());
     ASSERT_TRUE(end.ok()) << end.status().ToString();
     ASSERT_TRUE(log_->WaitDurable(*end).ok());
     record_starts_.push_back(start);
@@ -300,7 +299,8 @@ TEST_F(LogTailSearchTest, AnotherTenantsTailIsNotSearched) {
 // (MayHoldMatch): connector records, records with the value only in another field, and
 // the record the store stopped inside of must still give exactly their matches.
 TEST_F(LogTailSearchTest, TypeAndUserFiltersFindMatchesInEveryKindOfRecord) {
-  AppendRecord({MakeEvent("acme", "b1", kT0, "buy", "u1"), MakeEvent("acme", "v1", kT0 + 1, "view", "u2")});
+  AppendRecord(
+      {MakeEvent("acme", "b1", kT0, "buy", "u1"), MakeEvent("acme", "v1", kT0 + 1, "view", "u2")});
   AppendRecord({MakeEvent("acme", "c1", kT0 + 2, "buy", "u9"),
                 MakeEvent("acme", "c2", kT0 + 3, "view", "u9")},
                ConnectorCheckpoint{"acme", "shop", "cursor-1"});

@@ -389,7 +389,6 @@ TEST_F(StoreConsumerTest, SaturatedStoreNarrowsDuckDbThreadsAndWidensThemAfter) 
   EXPECT_EQ(StoreCount(*store_, "SELECT current_setting('threads')::UBIGINT"), cores);
   c.Stop();
   EXPECT_EQ(StoredIds().size(), 4000u);
-
 }
 
 TEST_F(StoreConsumerTest, ThreadsSetByHandAreLeftAlone) {
