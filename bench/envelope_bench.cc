@@ -1,6 +1,7 @@
 // Envelope parsing throughput: the ingest path must sustain >= 1.5M events/s per core for
 // ~230-byte events (SPEC §1 freshness at 1M events/s on 2 cores, with room for the rest).
 #include <benchmark/benchmark.h>
+#include <simdjson.h>
 
 #include <cstdio>
 #include <string>
@@ -68,6 +69,27 @@ void BM_ParseSingleObject(benchmark::State& state) {
   RunParse(state, MakeEvent(42), BodyFormat::kAuto);
 }
 BENCHMARK(BM_ParseSingleObject);
+
+// simdjson's DOM parse of the same body and nothing else: no envelope, no copies out. It is
+// the part of ParseBody no envelope code can remove, so it bounds how fast any parser built
+// on simdjson's DOM can go (issue 2's "2x DuckDB" budget, bench/README "Session 22").
+void BM_SimdjsonDomOnly(benchmark::State& state) {
+  const std::string body = NdjsonBody();
+  simdjson::dom::parser parser;
+  simdjson::padded_string padded(body);
+  size_t docs = 0;
+  for (auto _ : state) {
+    docs = 0;
+    for (simdjson::dom::element doc : parser.parse_many(padded)) {
+      benchmark::DoNotOptimize(doc);
+      ++docs;
+    }
+  }
+  if (docs != kBatch) state.SkipWithError("parse failed");
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(docs));
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(body.size()));
+}
+BENCHMARK(BM_SimdjsonDomOnly);
 
 void BM_ParseTimestampString(benchmark::State& state) {
   const std::string s = "2024-05-01T18:04:56.789123+05:30";
