@@ -20,7 +20,9 @@
 // group outside the slice, and stops as soon as the page is full. A page of the newest
 // 100 events reads a row group or two instead of Top-N over the whole table (see
 // bench/README.md, "Event search"). A filter that matches few events still reads every
-// slice back to the oldest event: its cost is a scan of the columns it filters on.
+// slice back to the oldest event: its cost is a scan of the columns it filters on. A type
+// filter first reads the type's ts range (store/type_ranges.h): the slices then start at
+// its newest event and stop at its oldest, and a type the store does not hold reads none.
 #pragma once
 
 #include <cstdint>

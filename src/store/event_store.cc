@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "store/events_view.h"
+#include "store/type_ranges.h"
 #include "store/user_key.h"
 #include "store/user_projection.h"
 
@@ -235,7 +236,25 @@ Status EventStore::Init() {
   }
   SLUICE_RETURN_IF_ERROR(
       con_.Exec(std::string("CREATE TABLE IF NOT EXISTS events_hot ") + kHotColumnsDdl));
+  auto ranged = QueryUInt64(
+      "SELECT count(*)::UBIGINT FROM duckdb_tables() WHERE schema_name = 'main' AND "
+      "table_name = 'type_ranges'",
+      nullptr);
+  if (!ranged.ok()) return ranged.status();
   SLUICE_RETURN_IF_ERROR(con_.Exec(kSchema));
+  // A store from before type_ranges (type_ranges.h) gets it filled once, from every event
+  // it holds in either tier, before the first batch can widen it.
+  if (*ranged == 0) {
+    SLUICE_RETURN_IF_ERROR(con_.Exec("BEGIN TRANSACTION"));
+    auto view = EventsViewSql(con_, archive_root_, "");
+    Status s = view.ok() ? con_.Exec(kTypeRangesDdl) : view.status();
+    if (s.ok()) s = FillTypeRanges(con_, *view);
+    if (s.ok()) s = con_.Exec("COMMIT");
+    if (!s.ok()) {
+      (void)con_.Exec("ROLLBACK");
+      return s;
+    }
+  }
   if (!user_projection_) {
     // Turned off: a projection left from before would go stale, and turning it back on
     // starts over from an empty one.
@@ -325,6 +344,8 @@ Status EventStore::WriteBatch(const std::vector<StoreRow>& rows,
   if (!rows.empty()) {
     SLUICE_RETURN_IF_ERROR(AppendEvents(con_, "events_hot", rows.size(),
                                         [&](size_t i) -> const StoreRow& { return rows[i]; }));
+    // In this transaction, so that no snapshot holds a row outside its type's range.
+    SLUICE_RETURN_IF_ERROR(WidenTypeRanges(con_, rows));
     // Late events for days already projected go to the projection too (user_projection.h).
     if (projected_until_) {
       std::vector<const StoreRow*> late;

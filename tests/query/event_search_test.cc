@@ -366,6 +366,39 @@ TEST_F(EventSearchTest, TenantIsolation) {
   EXPECT_FALSE(SearchEvents(*store_, Req({}, "")).ok());
 }
 
+// A type that only exists a decade back: the slices start at its own newest event
+// instead of walking back from now (store/type_ranges.h), and a type the store does not
+// hold runs no statement.
+TEST_F(EventSearchTest, TypeRangeBoundsTheSlices) {
+  const int64_t now = kT0;
+  const int64_t decade = 3650LL * 86400 * kSec;
+  std::vector<Event> events;
+  for (int i = 0; i < 50; ++i) {
+    events.push_back(MakeEvent("default", "recent" + std::to_string(i), now - i * kSec));
+  }
+  events.push_back(MakeEvent("default", "old1", now - decade, "rare"));
+  events.push_back(MakeEvent("default", "old2", now - decade - kSec, "rare"));
+  events.push_back(MakeEvent("other", "theirs", now, "rare"));  // not this tenant's range
+  Append(events);
+  EventSearchOptions opts;
+  opts.now_us = now;
+  auto page = SearchEvents(*store_, Req({{"type", "rare"}}), opts);
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  EXPECT_EQ(page->events.size(), 2u);
+  EXPECT_LE(page->statements, 2);  // one slice: its narrowing count and its rows
+  page = SearchEvents(*store_, Req({{"type", "absent"}}), opts);
+  ASSERT_TRUE(page.ok());
+  EXPECT_TRUE(page->events.empty());
+  EXPECT_EQ(page->statements, 0);
+  // Bounds given by the caller still apply inside the range.
+  EXPECT_EQ(
+      Ids(Req({{"type", "rare"}, {"to", std::to_string((now - decade) / kSec)}}), nullptr, opts),
+      std::vector<std::string>{"old2"});
+  EXPECT_TRUE(
+      Ids(Req({{"type", "rare"}, {"from", std::to_string((now - kSec) / kSec)}}), nullptr, opts)
+          .empty());
+}
+
 TEST_F(EventSearchTest, TimeSlicesReturnWhatOneStatementReturns) {
   // Events from minutes to decades before "now", in bursts, so pages cross many slices.
   const int64_t now = kT0;

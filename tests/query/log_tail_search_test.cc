@@ -176,6 +176,52 @@ TEST_F(LogTailSearchTest, AcknowledgedEventIsFoundBeforeTheStoreCommitsIt) {
   EXPECT_EQ(json[0], stored_json[0]);
 }
 
+// The freshness case of SPEC §1.7: a just-sent event of a type the store does not hold
+// yet is answered from the tail without a single statement over the store's rows
+// (store/type_ranges.h), and the same search is answered by the store once it commits.
+TEST_F(LogTailSearchTest, ATypeTheStoreDoesNotHoldRunsNoStatement) {
+  AppendNumbered(/*records=*/3, /*per_record=*/10);
+  StoreFirst(30);
+  AppendRecord({MakeEvent("acme", "first-of-its-type", kT0 + 100 * kSec, "brand_new")});
+  auto page = SearchEvents(*store_, Req({{"type", "brand_new"}}), WithTail());
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  ASSERT_EQ(page->events.size(), 1u);
+  EXPECT_NE(page->events[0].find("first-of-its-type"), std::string::npos);
+  EXPECT_EQ(page->statements, 0);
+  // The stored types still run theirs, and so does the new one once stored.
+  page = SearchEvents(*store_, Req({{"type", "buy"}}), WithTail());
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->events.size(), 10u);
+  EXPECT_GT(page->statements, 0);
+  StoreFirst(31);
+  EXPECT_EQ(Ids(Req({{"type", "brand_new"}}), StoredOnly()),
+            std::vector<std::string>{"first-of-its-type"});
+}
+
+// When the tail alone fills the page, stored rows older than its last match cannot make
+// it: the store is asked only for rows at or after that ts, and here, with its rows
+// days older, one slice answers instead of a walk back through the days.
+TEST_F(LogTailSearchTest, ATailThatFillsThePageBoundsTheStoredSearch) {
+  std::vector<Event> old;
+  for (int i = 0; i < 20; ++i) {
+    old.push_back(MakeEvent("acme", "old" + std::to_string(i), kT0 - (i + 1) * 86400 * kSec));
+  }
+  AppendRecord(old);
+  StoreFirst(20);
+  std::vector<Event> fresh;
+  for (int i = 0; i < 10; ++i) {
+    fresh.push_back(MakeEvent("acme", "new" + std::to_string(i), kT0 + i * kSec));
+  }
+  AppendRecord(fresh);
+  auto page = SearchEvents(*store_, Req({{"limit", "3"}}), WithTail());
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  EXPECT_LE(page->statements, 1);
+  EXPECT_EQ(Ids(Req({{"limit", "3"}}), WithTail()),
+            (std::vector<std::string>{"new9", "new8", "new7"}));
+  // Every page still comes out once, in order, across the tail and the store.
+  EXPECT_EQ(AllPages(Req({{"limit", "3"}}), WithTail()), Expected());
+}
+
 TEST_F(LogTailSearchTest, EachEventOnceWhileTheStoreIsPartWayThroughTheLog) {
   AppendNumbered(/*records=*/6, /*per_record=*/10);
   const std::vector<std::string> expected = Expected();

@@ -243,6 +243,28 @@ TEST_F(ArchiverTest, EvictMovesHoursToParquetAndLateCopiesAreDeduped) {
   EXPECT_EQ(HotRows(), 0u);
 }
 
+// type_ranges (type_ranges.h) must cover archived events too: a store from before the
+// table fills it from both tiers, and eviction leaves it as it was.
+TEST_F(ArchiverTest, TypeRangesCoverArchivedHours) {
+  hot_days_ = 1;
+  Open();
+  Append("default", "a", 0, 30);
+  Append("default", "b", 1, 20);
+  now_ = kT0 + kDay + 2 * kHour + 1;
+  ArchiveStats st;
+  ASSERT_TRUE(archiver_->RunScheduled(&st).ok());
+  ASSERT_EQ(HotRows(), 0u);
+  const std::string range_is_both_hours =
+      "SELECT count(*)::UBIGINT FROM type_ranges WHERE tenant = 'default' AND type = 'page_view'"
+      " AND epoch_us(min_ts) = " +
+      std::to_string(kT0) + " AND epoch_us(max_ts) = " + std::to_string(kT0 + kHour + 19000000);
+  EXPECT_EQ(Count(range_is_both_hours), 1u);
+  ASSERT_TRUE(store_->Execute("DROP TABLE type_ranges").ok());
+  Open();
+  EXPECT_EQ(Count(range_is_both_hours), 1u);
+  EXPECT_EQ(Count("SELECT count(*)::UBIGINT FROM type_ranges"), 1u);
+}
+
 // The store consumer may commit a log record in parts (ConsumerPosition). An archive pass
 // between the parts must leave the record alone: archiving the first part would move the
 // hour's watermark past the record's offset, and the rest would never reach Parquet.

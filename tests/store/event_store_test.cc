@@ -2,6 +2,7 @@
 // a crash before COMMIT), reopen, streaming ids; plus the append rate it reaches.
 #include "store/event_store.h"
 #include "store/dead_letters.h"
+#include "store/type_ranges.h"
 #include "user_key_check.h"
 
 #include <gtest/gtest.h>
@@ -248,6 +249,106 @@ TEST_F(EventStoreTest, FailureBeforeCommitLeavesNeitherRowsNorOffset) {
   Open();
   EXPECT_EQ(Count(), 5100u);
   EXPECT_EQ(Offset(), 20u);
+}
+
+// Every (tenant, type) the store holds, with its ts range, as a reader sees it.
+std::map<std::pair<std::string, std::string>, std::pair<int64_t, int64_t>> TypeRanges(
+    EventStore& store) {
+  std::map<std::pair<std::string, std::string>, std::pair<int64_t, int64_t>> out;
+  Status s = store.WithEventsView("", [&](duck::Connection& con, const std::string&) -> Status {
+    auto r = con.Query(
+        "SELECT tenant, type, epoch_us(min_ts), epoch_us(max_ts) FROM type_ranges ORDER BY ALL");
+    if (!r.ok()) return r.status();
+    Status st;
+    while (duck::DataChunk chunk = r->FetchChunk(&st)) {
+      if (chunk.size() == 0) break;
+      const auto* lo = static_cast<const int64_t*>(duckdb_vector_get_data(chunk.column(2)));
+      const auto* hi = static_cast<const int64_t*>(duckdb_vector_get_data(chunk.column(3)));
+      for (idx_t i = 0; i < chunk.size(); ++i) {
+        out[{std::string(duck::GetString(chunk.column(0), i)),
+             std::string(duck::GetString(chunk.column(1), i))}] = {lo[i], hi[i]};
+      }
+    }
+    return st;
+  });
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return out;
+}
+
+// The same computed from the rows themselves: what type_ranges must equal while nothing
+// was deleted.
+std::map<std::pair<std::string, std::string>, std::pair<int64_t, int64_t>> RangesOfRows(
+    EventStore& store) {
+  std::map<std::pair<std::string, std::string>, std::pair<int64_t, int64_t>> out;
+  Status s = store.WithEventsView("", [&](duck::Connection& con, const std::string& view) {
+    auto r = con.Query("SELECT tenant, type, epoch_us(min(ts)), epoch_us(max(ts)) FROM (" + view +
+                       ") GROUP BY ALL");
+    if (!r.ok()) return r.status();
+    Status st;
+    while (duck::DataChunk chunk = r->FetchChunk(&st)) {
+      if (chunk.size() == 0) break;
+      const auto* lo = static_cast<const int64_t*>(duckdb_vector_get_data(chunk.column(2)));
+      const auto* hi = static_cast<const int64_t*>(duckdb_vector_get_data(chunk.column(3)));
+      for (idx_t i = 0; i < chunk.size(); ++i) {
+        out[{std::string(duck::GetString(chunk.column(0), i)),
+             std::string(duck::GetString(chunk.column(1), i))}] = {lo[i], hi[i]};
+      }
+    }
+    return st;
+  });
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return out;
+}
+
+TEST_F(EventStoreTest, TypeRangesCoverEveryRowAndOnlyCommittedOnes) {
+  std::vector<Event> batch = MakeEvents("a", 0, 1000);
+  batch.push_back(MakeEvents("b", 5, 1)[0]);
+  batch.back().type = std::string("nul") + '\0' + "inside";  // bound, never spliced into SQL
+  batch.back().ts_us = -62135596800000000;                   // 0001-01-01
+  ASSERT_TRUE(store_->AppendBatch(batch, "store", 10).ok());
+  auto ranges = TypeRanges(*store_);
+  EXPECT_EQ(ranges.size(), 3u);
+  EXPECT_EQ(ranges, RangesOfRows(*store_));
+  const auto nul_key = std::make_pair(std::string("b"), batch.back().type);
+  EXPECT_EQ(ranges[nul_key], std::make_pair(batch.back().ts_us, batch.back().ts_us));
+
+  // A later batch widens both ends of one type and adds another; a failed one changes
+  // nothing.
+  std::vector<Event> more = MakeEvents("a", 1000, 10);
+  more[0].ts_us = 1000;
+  more[1].type = "signup";
+  store_->SetBeforeCommitHookForTest([] { return Status::IOError("injected"); });
+  std::vector<Event> failed = MakeEvents("a", 5000, 3);
+  failed[0].type = "never";
+  ASSERT_FALSE(store_->AppendBatch(failed, "store", 15).ok());
+  EXPECT_EQ(TypeRanges(*store_), ranges);
+  store_->SetBeforeCommitHookForTest(nullptr);
+  ASSERT_TRUE(store_->AppendBatch(more, "store", 20).ok());
+  ranges = TypeRanges(*store_);
+  EXPECT_EQ(ranges.size(), 4u);
+  EXPECT_EQ(ranges, RangesOfRows(*store_));
+  EXPECT_EQ(ranges[std::make_pair(std::string("a"), std::string("page_view"))].first, 1000);
+  EXPECT_EQ(ranges.count(std::make_pair(std::string("a"), std::string("never"))), 0u);
+
+  // Kept across a reopen; a store from before the table fills it from its rows.
+  Open();
+  EXPECT_EQ(TypeRanges(*store_), ranges);
+  ASSERT_TRUE(store_->Execute("DROP TABLE type_ranges").ok());
+  Open();
+  EXPECT_EQ(TypeRanges(*store_), ranges);
+  ASSERT_TRUE(store_->AppendBatch(MakeEvents("c", 0, 3), "store", 30).ok());
+  EXPECT_EQ(TypeRanges(*store_), RangesOfRows(*store_));
+}
+
+// More distinct types in one batch than one statement upserts.
+TEST_F(EventStoreTest, TypeRangesOfABatchWithManyTypes) {
+  std::vector<Event> batch = MakeEvents("a", 0, 2000);
+  for (size_t i = 0; i < batch.size(); ++i) batch[i].type = "t" + std::to_string(i % 700);
+  ASSERT_TRUE(store_->AppendBatch(batch, "store", 10).ok());
+  ASSERT_TRUE(store_->AppendBatch(MakeEvents("a", 2000, 2000), "store", 20).ok());
+  auto ranges = TypeRanges(*store_);
+  EXPECT_EQ(ranges.size(), 702u);
+  EXPECT_EQ(ranges, RangesOfRows(*store_));
 }
 
 TEST_F(EventStoreTest, DuckDbErrorAfterAppendRollsBackRows) {
