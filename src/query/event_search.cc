@@ -427,13 +427,16 @@ Result<EventSearchPage> SearchEvents(EventStore& store, const EventSearchRequest
     std::optional<int64_t> from_us = request.from_us;
     std::optional<int64_t> to_us = request.to_us;
     if (request.type) {
-      auto range = TypeRangeOn(con, request.tenant, *request.type);
-      if (!range.ok()) return range.status();
-      if (!range->has_value()) return Status::OK();
-      const TypeRange r = **range;
-      from_us = std::max(from_us.value_or(INT64_MIN), r.min_us);
-      to_us = std::min(to_us.value_or(INT64_MAX), r.max_us == INT64_MAX ? r.max_us : r.max_us + 1);
-      if (*from_us >= *to_us) return Status::OK();
+      auto lookup = TypeRangeOn(con, request.tenant, *request.type);
+      if (!lookup.ok()) return lookup.status();
+      if (lookup->known && !lookup->range) return Status::OK();
+      if (lookup->range) {
+        const TypeRange r = *lookup->range;
+        from_us = std::max(from_us.value_or(INT64_MIN), r.min_us);
+        to_us =
+            std::min(to_us.value_or(INT64_MAX), r.max_us == INT64_MAX ? r.max_us : r.max_us + 1);
+        if (*from_us >= *to_us) return Status::OK();
+      }
     }
     // A stored row older than the tail's want-th match cannot make the page, since `want`
     // tail events sort before it. Under load the tail holds the newest events of a busy

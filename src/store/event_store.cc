@@ -236,25 +236,9 @@ Status EventStore::Init() {
   }
   SLUICE_RETURN_IF_ERROR(
       con_.Exec(std::string("CREATE TABLE IF NOT EXISTS events_hot ") + kHotColumnsDdl));
-  auto ranged = QueryUInt64(
-      "SELECT count(*)::UBIGINT FROM duckdb_tables() WHERE schema_name = 'main' AND "
-      "table_name = 'type_ranges'",
-      nullptr);
-  if (!ranged.ok()) return ranged.status();
   SLUICE_RETURN_IF_ERROR(con_.Exec(kSchema));
-  // A store from before type_ranges (type_ranges.h) gets it filled once, from every event
-  // it holds in either tier, before the first batch can widen it.
-  if (*ranged == 0) {
-    SLUICE_RETURN_IF_ERROR(con_.Exec("BEGIN TRANSACTION"));
-    auto view = EventsViewSql(con_, archive_root_, "");
-    Status s = view.ok() ? con_.Exec(kTypeRangesDdl) : view.status();
-    if (s.ok()) s = FillTypeRanges(con_, *view);
-    if (s.ok()) s = con_.Exec("COMMIT");
-    if (!s.ok()) {
-      (void)con_.Exec("ROLLBACK");
-      return s;
-    }
-  }
+  // Before the first batch can widen them (type_ranges.h).
+  SLUICE_RETURN_IF_ERROR(RefreshTypeRangesIfStale(con_, archive_root_, &type_ranges_rebuilt_));
   if (!user_projection_) {
     // Turned off: a projection left from before would go stale, and turning it back on
     // starts over from an empty one.
@@ -344,8 +328,6 @@ Status EventStore::WriteBatch(const std::vector<StoreRow>& rows,
   if (!rows.empty()) {
     SLUICE_RETURN_IF_ERROR(AppendEvents(con_, "events_hot", rows.size(),
                                         [&](size_t i) -> const StoreRow& { return rows[i]; }));
-    // In this transaction, so that no snapshot holds a row outside its type's range.
-    SLUICE_RETURN_IF_ERROR(WidenTypeRanges(con_, rows));
     // Late events for days already projected go to the projection too (user_projection.h).
     if (projected_until_) {
       std::vector<const StoreRow*> late;
@@ -401,6 +383,10 @@ Status EventStore::WriteBatch(const std::vector<StoreRow>& rows,
   SLUICE_RETURN_IF_ERROR(offset_upsert_.BindVarchar(1, consumer));
   SLUICE_RETURN_IF_ERROR(offset_upsert_.BindUInt64(2, position.log_offset));
   SLUICE_RETURN_IF_ERROR(offset_upsert_.BindUInt64(3, position.rows_applied));
+  // In this transaction, so that no snapshot holds a row outside its type's range, and
+  // the ranges' recorded position moves with the consumer's (type_ranges.h).
+  SLUICE_RETURN_IF_ERROR(
+      WidenTypeRanges(con_, rows, consumer, position.log_offset, position.rows_applied));
   auto r = offset_upsert_.Execute();
   return r.ok() ? Status::OK() : r.status();
 }

@@ -171,6 +171,9 @@ class EventStore {
   Status SetThreads(int threads);
   // EventStoreOptions::threads: > 0 when the threads were set by hand.
   int fixed_threads() const { return fixed_threads_; }
+  // Whether this open rebuilt the type ranges (type_ranges.h): on a first start or after
+  // another binary wrote rows, never on an ordinary restart.
+  bool type_ranges_rebuilt() const { return type_ranges_rebuilt_; }
 
   // Runs fn on a fresh connection inside one read transaction, with `view_sql` the SELECT
   // of the `events` view for `tenant_or_empty` (events_view.h) in that transaction's
@@ -242,6 +245,7 @@ class EventStore {
   std::function<Status()> between_projection_phases_hook_;
   bool user_projection_ = false;
   int fixed_threads_ = 0;  // EventStoreOptions::threads
+  bool type_ranges_rebuilt_ = false;
   // P as last committed (under mu_): AppendBatch copies its rows below it to the
   // projection. Empty until the first step.
   std::optional<int64_t> projected_until_;

@@ -23,12 +23,14 @@ std::string SqlTimestamp(int64_t us) {
 }
 
 Result<std::string> EventsViewSql(duck::Connection& con, const std::string& archive_root,
-                                  const std::string& tenant_or_empty, const HotBranch& hot) {
+                                  const std::string& tenant_or_empty, const HotBranch& hot,
+                                  bool every_archived_file) {
   const bool one = !tenant_or_empty.empty();
   auto stmt =
       con.Prepare(std::string("SELECT f.tenant, f.file FROM archive_files f JOIN archive_hours h "
-                              "ON f.tenant = h.tenant AND f.hour = h.hour WHERE h.evicted") +
-                  (one ? " AND f.tenant = $1" : "") + " ORDER BY f.tenant, f.file");
+                              "ON f.tenant = h.tenant AND f.hour = h.hour WHERE ") +
+                  (every_archived_file ? "true" : "h.evicted") + (one ? " AND f.tenant = $1" : "") +
+                  " ORDER BY f.tenant, f.file");
   if (!stmt.ok()) return stmt.status();
   if (one) SLUICE_RETURN_IF_ERROR(stmt->BindVarchar(1, tenant_or_empty));
   auto r = stmt->Execute();

@@ -40,9 +40,12 @@ struct HotBranch {
 };
 
 // The SELECT of the view for `tenant_or_empty` (all tenants when empty), with archive
-// paths under `archive_root`.
+// paths under `archive_root`. `every_archived_file` also reads the files of archived hours
+// that are not evicted, whose rows are hot as well: a superset with events twice, for
+// readers that want every row any tier holds (type_ranges.h), never for counting.
 Result<std::string> EventsViewSql(duck::Connection& con, const std::string& archive_root,
-                                  const std::string& tenant_or_empty, const HotBranch& hot = {});
+                                  const std::string& tenant_or_empty, const HotBranch& hot = {},
+                                  bool every_archived_file = false);
 
 // `s` as a SQL string literal: quoted, with embedded quotes doubled.
 std::string SqlQuote(std::string_view s);

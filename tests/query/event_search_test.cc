@@ -397,6 +397,18 @@ TEST_F(EventSearchTest, TypeRangeBoundsTheSlices) {
   EXPECT_TRUE(
       Ids(Req({{"type", "rare"}, {"from", std::to_string((now - kSec) / kSec)}}), nullptr, opts)
           .empty());
+  // A tenant marked unknown (its archive could not be read when the ranges were built) is
+  // searched without them, whatever ranges it holds.
+  ASSERT_TRUE(store_
+                  ->Execute("UPDATE sluice_type_ranges SET min_ts = max_ts WHERE type = 'rare';"
+                            "INSERT INTO sluice_type_ranges VALUES ('default', '', "
+                            "make_timestamp(0::BIGINT), make_timestamp(0::BIGINT))")
+                  .ok());
+  EXPECT_EQ(Ids(Req({{"type", "rare"}}), nullptr, opts),
+            (std::vector<std::string>{"old1", "old2"}));
+  page = SearchEvents(*store_, Req({{"type", "absent"}}), opts);
+  ASSERT_TRUE(page.ok());
+  EXPECT_GT(page->statements, 0);
 }
 
 TEST_F(EventSearchTest, TimeSlicesReturnWhatOneStatementReturns) {

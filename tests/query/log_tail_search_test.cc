@@ -222,6 +222,18 @@ TEST_F(LogTailSearchTest, ATailThatFillsThePageBoundsTheStoredSearch) {
   EXPECT_EQ(AllPages(Req({{"limit", "3"}}), WithTail()), Expected());
 }
 
+// The bound is inclusive: a stored event at the same ts as the tail's last match sorts
+// before it when its event_id is larger, and must make the page.
+TEST_F(LogTailSearchTest, AStoredEventTiedWithTheTailsLastMatchIsKept) {
+  AppendRecord({MakeEvent("acme", "z", kT0)});
+  StoreFirst(1);
+  AppendRecord({MakeEvent("acme", "b", kT0 + kSec), MakeEvent("acme", "m", kT0),
+                MakeEvent("acme", "c", kT0)});
+  EXPECT_EQ(Ids(Req({{"limit", "2"}}), WithTail()), (std::vector<std::string>{"b", "z"}));
+  EXPECT_EQ(AllPages(Req({{"limit", "2"}}), WithTail()),
+            (std::vector<std::string>{"b", "z", "m", "c"}));
+}
+
 TEST_F(LogTailSearchTest, EachEventOnceWhileTheStoreIsPartWayThroughTheLog) {
   AppendNumbered(/*records=*/6, /*per_record=*/10);
   const std::vector<std::string> expected = Expected();

@@ -255,14 +255,48 @@ TEST_F(ArchiverTest, TypeRangesCoverArchivedHours) {
   ASSERT_TRUE(archiver_->RunScheduled(&st).ok());
   ASSERT_EQ(HotRows(), 0u);
   const std::string range_is_both_hours =
-      "SELECT count(*)::UBIGINT FROM type_ranges WHERE tenant = 'default' AND type = 'page_view'"
+      "SELECT count(*)::UBIGINT FROM sluice_type_ranges WHERE tenant = 'default' AND type = "
+      "'page_view'"
       " AND epoch_us(min_ts) = " +
       std::to_string(kT0) + " AND epoch_us(max_ts) = " + std::to_string(kT0 + kHour + 19000000);
   EXPECT_EQ(Count(range_is_both_hours), 1u);
-  ASSERT_TRUE(store_->Execute("DROP TABLE type_ranges").ok());
+  ASSERT_TRUE(
+      store_->Execute("DROP TABLE sluice_type_ranges; DROP TABLE sluice_type_ranges_through").ok());
   Open();
+  ASSERT_TRUE(store_->type_ranges_rebuilt());
   EXPECT_EQ(Count(range_is_both_hours), 1u);
-  EXPECT_EQ(Count("SELECT count(*)::UBIGINT FROM type_ranges"), 1u);
+  EXPECT_EQ(Count("SELECT count(*)::UBIGINT FROM sluice_type_ranges"), 1u);
+}
+
+// A recorded Parquet file gone missing must not keep the store from opening while the
+// ranges are rebuilt: its tenant is marked unknown (searched without ranges), the others
+// keep theirs.
+TEST_F(ArchiverTest, TypeRangesOfATenantWithAMissingArchiveFileAreUnknown) {
+  hot_days_ = 1;
+  Open();
+  Append("default", "a", 0, 30);
+  Append("other", "o", 0, 10);
+  now_ = kT0 + kDay + 2 * kHour + 1;
+  ArchiveStats st;
+  ASSERT_TRUE(archiver_->RunScheduled(&st).ok());
+  ASSERT_EQ(HotRows(), 0u);
+  bool removed = false;
+  for (const std::string& f : FilesOnDisk()) {
+    if (f.find("default") != std::string::npos && !removed) {
+      removed = fs::remove(dir_ + "/archive/" + f);
+    }
+  }
+  ASSERT_TRUE(removed);
+  ASSERT_TRUE(
+      store_->Execute("DROP TABLE sluice_type_ranges; DROP TABLE sluice_type_ranges_through").ok());
+  Open();
+  ASSERT_TRUE(store_->type_ranges_rebuilt());
+  EXPECT_EQ(Count("SELECT count(*)::UBIGINT FROM sluice_type_ranges WHERE tenant = 'default' AND "
+                  "type = ''"),
+            1u);
+  EXPECT_EQ(Count("SELECT count(*)::UBIGINT FROM sluice_type_ranges WHERE tenant = 'other' AND "
+                  "type = 'page_view'"),
+            1u);
 }
 
 // The store consumer may commit a log record in parts (ConsumerPosition). An archive pass

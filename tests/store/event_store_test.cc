@@ -257,7 +257,8 @@ std::map<std::pair<std::string, std::string>, std::pair<int64_t, int64_t>> TypeR
   std::map<std::pair<std::string, std::string>, std::pair<int64_t, int64_t>> out;
   Status s = store.WithEventsView("", [&](duck::Connection& con, const std::string&) -> Status {
     auto r = con.Query(
-        "SELECT tenant, type, epoch_us(min_ts), epoch_us(max_ts) FROM type_ranges ORDER BY ALL");
+        "SELECT tenant, type, epoch_us(min_ts), epoch_us(max_ts) FROM sluice_type_ranges ORDER BY "
+        "ALL");
     if (!r.ok()) return r.status();
     Status st;
     while (duck::DataChunk chunk = r->FetchChunk(&st)) {
@@ -330,14 +331,34 @@ TEST_F(EventStoreTest, TypeRangesCoverEveryRowAndOnlyCommittedOnes) {
   EXPECT_EQ(ranges[std::make_pair(std::string("a"), std::string("page_view"))].first, 1000);
   EXPECT_EQ(ranges.count(std::make_pair(std::string("a"), std::string("never"))), 0u);
 
-  // Kept across a reopen; a store from before the table fills it from its rows.
+  // Kept across a reopen, which reads no rows to rebuild them.
   Open();
+  EXPECT_FALSE(store_->type_ranges_rebuilt());
   EXPECT_EQ(TypeRanges(*store_), ranges);
-  ASSERT_TRUE(store_->Execute("DROP TABLE type_ranges").ok());
+  // A store from before the ranges builds them from its rows.
+  ASSERT_TRUE(
+      store_->Execute("DROP TABLE sluice_type_ranges; DROP TABLE sluice_type_ranges_through").ok());
   Open();
+  EXPECT_TRUE(store_->type_ranges_rebuilt());
   EXPECT_EQ(TypeRanges(*store_), ranges);
   ASSERT_TRUE(store_->AppendBatch(MakeEvents("c", 0, 3), "store", 30).ok());
   EXPECT_EQ(TypeRanges(*store_), RangesOfRows(*store_));
+  Open();
+  EXPECT_FALSE(store_->type_ranges_rebuilt());
+
+  // A binary from before the ranges (a downgrade) appends a row of a new type and moves the
+  // position without widening them; this one, started again, notices and rebuilds.
+  ASSERT_TRUE(store_
+                  ->Execute("INSERT INTO events_hot (tenant, event_id, type, ts, received_at) "
+                            "VALUES ('a', 'by-another-binary', 'written_elsewhere', "
+                            "make_timestamp(5::BIGINT), make_timestamp(5::BIGINT));"
+                            "UPDATE consumer_offsets SET log_offset = 40 WHERE name = 'store'")
+                  .ok());
+  Open();
+  EXPECT_TRUE(store_->type_ranges_rebuilt());
+  ranges = TypeRanges(*store_);
+  EXPECT_EQ(ranges, RangesOfRows(*store_));
+  EXPECT_EQ(ranges.count(std::make_pair(std::string("a"), std::string("written_elsewhere"))), 1u);
 }
 
 // More distinct types in one batch than one statement upserts.
