@@ -21,8 +21,9 @@
 // 100 events reads a row group or two instead of Top-N over the whole table (see
 // bench/README.md, "Event search"). A filter that matches few events still reads every
 // slice back to the oldest event: its cost is a scan of the columns it filters on. A type
-// filter first reads the type's ts range (store/type_ranges.h): the slices then start at
-// its newest event and stop at its oldest, and a type the store does not hold reads none.
+// filter first reads the type's ts range (store/type_ranges.h): the slices then start no
+// later than just past its newest event and stop at its oldest, and a type the store does
+// not hold reads none.
 #pragma once
 
 #include <cstdint>
