@@ -1,9 +1,10 @@
 // `sluice bench`: the load generator behind `make bench` and the crash tests.
 //
 // Each connection is a thread with a blocking keep-alive socket. Bodies are built once per
-// connection and only the fixed-width sequence digits of each id are rewritten per
-// request, so the generator spends its CPU on sending, not formatting (it shares the
-// machine with the server it measures).
+// connection and only the fixed-width sequence digits of each id and the timestamps (one
+// second formatted, then three digits per event) are rewritten per request, so the
+// generator spends its CPU on sending, not formatting (it shares the machine with the
+// server it measures).
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -116,7 +117,29 @@ constexpr int kSeqDigits = 12;
 struct BodyTemplate {
   std::string body;
   std::vector<size_t> seq_pos;
+  std::vector<size_t> ts_pos;  // of each event's "YYYY-MM-DDTHH:MM:SS.mmm"
 };
+
+constexpr size_t kTsChars = 23;  // RFC 3339 to the millisecond, without the "Z"
+
+// Stamps the template's events with timestamps spread over the whole second before `now_us`:
+// event i of n gets millisecond i*1000/n. Every event sharing one timestamp, as a fixed
+// template would, flatters the store (a constant ts column compresses to nothing) and
+// leaves searches nothing to prune by (bench/README, "Session 22"). The second is formatted
+// once per body; each event only gets its three millisecond digits.
+void StampTimestamps(BodyTemplate* t, int64_t now_us) {
+  const int64_t second_us = (now_us / 1000000 - 1) * 1000000;
+  const std::string base = FormatRfc3339Micros(second_us).substr(0, kTsChars);
+  const size_t n = t->ts_pos.size();
+  for (size_t i = 0; i < n; ++i) {
+    char* p = &t->body[t->ts_pos[i]];
+    std::memcpy(p, base.data(), kTsChars - 3);
+    const size_t ms = i * 1000 / n;
+    p[kTsChars - 3] = static_cast<char>('0' + ms / 100);
+    p[kTsChars - 2] = static_cast<char>('0' + ms / 10 % 10);
+    p[kTsChars - 1] = static_cast<char>('0' + ms % 10);
+  }
+}
 
 BodyTemplate MakeTemplate(const BenchFlags& f, const std::string& run_id, int conn) {
   BodyTemplate t;
@@ -129,10 +152,11 @@ BodyTemplate MakeTemplate(const BenchFlags& f, const std::string& run_id, int co
     std::string prefix = "{\"event_id\":\"" + run_id + "-" + std::to_string(conn) + "-";
     t.seq_pos.push_back(t.body.size() + prefix.size());
     std::string e = prefix + std::string(kSeqDigits, '0') + "\",\"type\":\"" + types[i % 5] +
-                    "\",\"timestamp\":\"" + ts + "\",\"user_id\":\"user-" +
-                    std::to_string((conn * 7919 + i * 104729) % 100000) +
-                    "\",\"properties\":{\"path\":\"/pricing\",\"plan\":\"pro\",\"value\":" +
-                    std::to_string(i % 1000) + ",";
+                    "\",\"timestamp\":\"";
+    t.ts_pos.push_back(t.body.size() + e.size());
+    e += ts + "\",\"user_id\":\"user-" + std::to_string((conn * 7919 + i * 104729) % 100000) +
+         "\",\"properties\":{\"path\":\"/pricing\",\"plan\":\"pro\",\"value\":" +
+         std::to_string(i % 1000) + ",";
     // p0, p1, ...: alternately an integer and a short string (schema benchmarks).
     for (int p = 0; p < f.extra_properties; ++p) {
       e += "\"p" + std::to_string(p) +
@@ -186,6 +210,7 @@ int RunBench(const BenchFlags& f) {
     uint64_t total = f.max_events ? f.max_events : 1000000;
     for (uint64_t seq = 0; seq < total; seq += t.seq_pos.size()) {
       for (size_t i = 0; i < t.seq_pos.size(); ++i) WriteSeq(&t.body[t.seq_pos[i]], seq + i);
+      StampTimestamps(&t, NowMicros());
       size_t lines = std::min<uint64_t>(t.seq_pos.size(), total - seq);
       size_t end = 0;
       for (size_t k = 0; k < lines; ++k) end = t.body.find('\n', end) + 1;
@@ -255,6 +280,7 @@ int RunBench(const BenchFlags& f) {
             if (f.duplicate_ratio > 0 && seq > 0 && u(rng) < f.duplicate_ratio) s = rng() % seq;
             WriteSeq(&t.body[t.seq_pos[i]], s);
           }
+          StampTimestamps(&t, NowMicros());
           new_batch = false;
         }
         std::string req = head_prefix + std::to_string(t.body.size()) + "\r\n\r\n";
