@@ -220,7 +220,6 @@ Status RefreshTypeRangesIfStale(duck::Connection& con, const std::string& archiv
   std::set<std::string> unknown;
   for (size_t pass = 0; pass <= tenants.size(); ++pass) {
     std::string failed;
-    Status last;
     s = Rebuild(con, [&]() -> Status {
       for (const std::string& t : tenants) {
         if (unknown.count(t) > 0) {

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -251,14 +252,14 @@ TEST_F(EventStoreTest, FailureBeforeCommitLeavesNeitherRowsNorOffset) {
   EXPECT_EQ(Offset(), 20u);
 }
 
-// Every (tenant, type) the store holds, with its ts range, as a reader sees it.
-std::map<std::pair<std::string, std::string>, std::pair<int64_t, int64_t>> TypeRanges(
-    EventStore& store) {
-  std::map<std::pair<std::string, std::string>, std::pair<int64_t, int64_t>> out;
-  Status s = store.WithEventsView("", [&](duck::Connection& con, const std::string&) -> Status {
-    auto r = con.Query(
-        "SELECT tenant, type, epoch_us(min_ts), epoch_us(max_ts) FROM sluice_type_ranges ORDER BY "
-        "ALL");
+using RangeMap = std::map<std::pair<std::string, std::string>, std::pair<int64_t, int64_t>>;
+
+// (tenant, type) -> (min, max) from a query of those four columns, given the `events` view's
+// SQL, in one read transaction.
+RangeMap Ranges(EventStore& store, const std::function<std::string(const std::string&)>& sql) {
+  RangeMap out;
+  Status s = store.WithEventsView("", [&](duck::Connection& con, const std::string& view) {
+    auto r = con.Query(sql(view));
     if (!r.ok()) return r.status();
     Status st;
     while (duck::DataChunk chunk = r->FetchChunk(&st)) {
@@ -276,29 +277,20 @@ std::map<std::pair<std::string, std::string>, std::pair<int64_t, int64_t>> TypeR
   return out;
 }
 
-// The same computed from the rows themselves: what type_ranges must equal while nothing
-// was deleted.
-std::map<std::pair<std::string, std::string>, std::pair<int64_t, int64_t>> RangesOfRows(
-    EventStore& store) {
-  std::map<std::pair<std::string, std::string>, std::pair<int64_t, int64_t>> out;
-  Status s = store.WithEventsView("", [&](duck::Connection& con, const std::string& view) {
-    auto r = con.Query("SELECT tenant, type, epoch_us(min(ts)), epoch_us(max(ts)) FROM (" + view +
-                       ") GROUP BY ALL");
-    if (!r.ok()) return r.status();
-    Status st;
-    while (duck::DataChunk chunk = r->FetchChunk(&st)) {
-      if (chunk.size() == 0) break;
-      const auto* lo = static_cast<const int64_t*>(duckdb_vector_get_data(chunk.column(2)));
-      const auto* hi = static_cast<const int64_t*>(duckdb_vector_get_data(chunk.column(3)));
-      for (idx_t i = 0; i < chunk.size(); ++i) {
-        out[{std::string(duck::GetString(chunk.column(0), i)),
-             std::string(duck::GetString(chunk.column(1), i))}] = {lo[i], hi[i]};
-      }
-    }
-    return st;
+// Every (tenant, type) the store holds, with its ts range, as a reader sees it.
+RangeMap TypeRanges(EventStore& store) {
+  return Ranges(store, [](const std::string&) {
+    return "SELECT tenant, type, epoch_us(min_ts), epoch_us(max_ts) FROM sluice_type_ranges";
   });
-  EXPECT_TRUE(s.ok()) << s.ToString();
-  return out;
+}
+
+// The same computed from the rows themselves: what the ranges must equal while nothing
+// was deleted.
+RangeMap RangesOfRows(EventStore& store) {
+  return Ranges(store, [](const std::string& view) {
+    return "SELECT tenant, type, epoch_us(min(ts)), epoch_us(max(ts)) FROM (" + view +
+           ") GROUP BY ALL";
+  });
 }
 
 TEST_F(EventStoreTest, TypeRangesCoverEveryRowAndOnlyCommittedOnes) {
